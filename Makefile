@@ -1,0 +1,36 @@
+# kmc-ald: everything runs inside a local virtual environment made from pyproject.toml.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install demo test bench bench-table lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,plot]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## run a bundled ALD scenario end to end on the CPU
+	$(BIN)/kmc-ald run al2o3_tma_h2o -o demo.h5 --overwrite
+
+test: $(STAMP)  ## the whole test suite (GPU tests skip without a device)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)  ## throughput benchmarks -> bench/results/*.json and the README table
+	$(BIN)/python -m bench.run --out bench/results
+	$(BIN)/python -m bench.table
+
+bench-table: $(STAMP)
+	$(BIN)/python -m bench.table
+
+lint: $(STAMP)
+	$(BIN)/ruff check kmc_ald tests bench
+
+clean:
+	rm -rf build dist .pytest_cache .ruff_cache demo.h5 *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,251 @@
+"""The ``kmc-ald`` command line: the only module that prints, draws progress bars or exits.
+
+Exit codes: 0 success; 1 other kmc-ald error; 2 invalid scenario or command line; 3 requested
+backend unavailable; 4 kernel compilation failed; 5 run file error; 130 interrupted (the run file
+keeps everything up to the last completed cycle). Heavy modules (numba, h5py) are imported inside
+the commands that need them, so ``--help`` and ``check`` answer at once.
+"""
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kmc_ald import __version__
+from kmc_ald.errors import KmcAldError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Lattice kinetic Monte Carlo of atomic layer deposition.",
+                  rich_markup_mode="rich")
+out = Console()
+err = Console(stderr=True)
+_state = {"traceback": False}
+
+
+class BackendChoice(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    gpu = "gpu"
+
+
+def _fail(error: KmcAldError) -> typer.Exit:
+    if _state["traceback"]:
+        raise error
+    err.print(f"[bold red]error:[/] {_escape(str(error))}", highlight=False)
+    return typer.Exit(error.exit_code)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+    return escape(text)
+
+
+def _load(scenario: str, overrides: list[str]):
+    from kmc_ald.resources import resolve_scenario
+    from kmc_ald.scenario.load import load_scenario
+    return load_scenario(resolve_scenario(scenario), tuple(overrides))
+
+
+@app.callback()
+def _main(traceback: Annotated[bool, typer.Option(
+        "--traceback", "-T", help="Show the full traceback of kmc-ald errors.")] = False,
+        version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False
+        ) -> None:
+    _state["traceback"] = traceback
+    if version:
+        out.print(f"kmc-ald {__version__}")
+        raise typer.Exit(0)
+
+
+ScenarioArg = Annotated[str, typer.Argument(
+    help="Scenario YAML file, or the name of a bundled scenario (see 'kmc-ald scenarios').")]
+SetOpt = Annotated[list[str], typer.Option(
+    "--set", help="Override a scenario value: PATH=VALUE, e.g. recipe.cycles=5 or "
+    "'events[1].rate.Ea=0.7 eV'. Repeatable.")]
+
+
+@app.command()
+def run(scenario: ScenarioArg,
+        output: Annotated[Path | None, typer.Option(
+            "--output", "-o", help="Run file to write (default: output.file of the scenario, "
+            "else <scenario name>.h5).")] = None,
+        seed: Annotated[int | None, typer.Option(min=0, help="Random seed (run.seed).")] = None,
+        cycles: Annotated[int | None, typer.Option(min=1, help="Number of ALD cycles "
+                                                   "(recipe.cycles).")] = None,
+        overrides: SetOpt = None,
+        backend: Annotated[BackendChoice, typer.Option(case_sensitive=False,
+                                                       help="Where to run.")] = BackendChoice.auto,
+        overwrite: Annotated[bool, typer.Option(help="Replace an existing run file.")] = False,
+        progress: Annotated[bool, typer.Option(help="Show a progress bar (on a terminal).")
+                            ] = True) -> None:
+    """Run a scenario and write its run file (HDF5)."""
+    sets = list(overrides or [])
+    if seed is not None:
+        sets.append(f"run.seed={seed}")
+    if cycles is not None:
+        sets.append(f"recipe.cycles={cycles}")
+    try:
+        sc = _load(scenario, sets)
+        if backend == BackendChoice.gpu or sc.run.backend == "gpu":
+            from kmc_ald.engine.backends.base import gpu_unavailable_reason
+            from kmc_ald.errors import BackendUnavailableError
+            reason = gpu_unavailable_reason() or "the GPU solver is not part of this version"
+            raise BackendUnavailableError(f"backend 'gpu' was requested but cannot run: "
+                                          f"{reason}. Use --backend cpu or auto.")
+        path = output or Path(sc.output.file or f"{Path(scenario).stem}.h5")
+        if path.exists() and not overwrite:
+            from kmc_ald.errors import RunFileError
+            raise RunFileError(f"{path} exists; choose another output with -o, or pass "
+                               "--overwrite to replace it")
+        err.print(f"[dim]kmc-ald {__version__}: {_escape(sc.title)}[/]", highlight=False)
+        err.print("[dim]backend: cpu (exact solver); compiling kernels on first use...[/]",
+                  highlight=False)
+        from kmc_ald.engine.simulation import Simulation
+        sim = Simulation(sc)
+        summary = _run_with_progress(sim, path, overwrite, tuple(sets),
+                                     progress and err.is_terminal)
+    except KmcAldError as error:
+        raise _fail(error) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: the run file keeps every completed cycle")
+        raise typer.Exit(130) from None
+    _print_summary(sim, summary, path)
+
+
+def _run_with_progress(sim, path: Path, overwrite: bool, sets: tuple[str, ...], show: bool):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    recipe = sim.scenario.recipe
+    names = sim.mechanism.species
+    with Progress(TextColumn("[bold]{task.description:<14}"), BarColumn(),
+                  MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=err, transient=True, disable=not show) as bar:
+        cyc = bar.add_task("cycles", total=recipe.cycles, info="")
+        ph = bar.add_task("phase", total=100, info="")
+
+        def report(p) -> None:
+            bar.update(cyc, completed=p.cycle + (p.phase + p.phase_fraction)
+                       / len(recipe.phases), refresh=False)
+            cov = ""
+            if p.coverage is not None:
+                cov = " ".join(f"{n}={c:.3f}" for n, c in zip(names[1:4], p.coverage[1:4]))
+            bar.update(ph, description=p.phase_name[:14], completed=100 * p.phase_fraction,
+                       info=f"t={p.time:.4g} s  {cov}")
+
+        return sim.run(path, overwrite=overwrite, progress=report, overrides=sets)
+
+
+def _print_summary(sim, summary, path: Path) -> None:
+    state = summary.state
+    out.print(f"[bold]{_escape(sim.scenario.title)}[/]")
+    table = Table()
+    table.add_column("species")
+    table.add_column("final coverage [ML]", justify="right")
+    for name, value in zip(summary.species, summary.coverage[-1]):
+        table.add_row(name, f"{value:.4f}")
+    out.print(table)
+    events = Table(show_header=True)
+    events.add_column("event")
+    events.add_column("executed", justify="right")
+    for name, n in zip(summary.event_names, state.event_counts):
+        events.add_row(name, f"{int(n):,}")
+    out.print(events)
+    out.print(f"simulated time  {state.time:.6g} s over {state.cycle} cycle(s)\n"
+              f"events          {state.events:,} in {summary.wall_time:.2f} s wall "
+              f"({summary.events_per_second:,.0f} events/s)\n"
+              f"run file        {path}", highlight=False)
+
+
+@app.command()
+def check(scenario: ScenarioArg, overrides: SetOpt = None) -> None:
+    """Validate a scenario; show its lattice, species and every compiled rate (1/s)."""
+    try:
+        sc = _load(scenario, list(overrides or []))
+        from kmc_ald.model.compile import compile_mechanism, compile_rates
+        from kmc_ald.surfaces import lattice_for
+        lattice = lattice_for(sc)
+        mech = compile_mechanism(sc)
+        rates = compile_rates(sc, mech, lattice)
+    except KmcAldError as error:
+        raise _fail(error) from None
+    out.print(f"[bold green]valid[/]: {_escape(sc.title)}")
+    counts = ", ".join(f"{k} {v}" for k, v in lattice.site_type_counts().items())
+    out.print(f"lattice   {lattice.name} {lattice.shape[0]}x{lattice.shape[1]} cells, "
+              f"{lattice.n_sites} sites ({counts}), degree {lattice.degree}, "
+              f"{lattice.area / 100:.4g} nm², {lattice.site_area:.4g} Å² per site",
+              highlight=False)
+    out.print(f"species   {', '.join(mech.species)}", highlight=False)
+    out.print(f"recipe    {sc.recipe.cycles} cycle(s) of "
+              + " / ".join(f"{n} {d:g} s" for n, d in zip(rates.phase_names, rates.durations)),
+              highlight=False)
+    out.print("rate per channel [1/s], with no bonded neighbours:")
+    table = Table()
+    table.add_column("event")
+    table.add_column("site type")
+    for p, name in enumerate(rates.phase_names):
+        table.add_column(f"{name}\n{rates.temperatures[p]:.5g} K", justify="right")
+    for e, event in enumerate(mech.event_names):
+        for t, site_type in enumerate(lattice.site_type_names):
+            table.add_row(event if t == 0 else "", site_type,
+                          *(f"{rates.rate[p, e, t, 0]:.4g}" for p in range(len(rates.phase_names))))
+    out.print(table)
+
+
+@app.command()
+def info() -> None:
+    """Versions, CPU threads, and whether a GPU backend could run here (and why not)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from kmc_ald.engine.backends.base import describe_gpu
+    table = Table(show_header=False)
+    table.add_row("kmc-ald", __version__)
+    table.add_row("python", f"{platform.python_version()} ({sys.executable})")
+    for pkg in ("numpy", "numba", "h5py", "ase", "pydantic", "typer", "rich", "ruamel.yaml",
+                "cupy-cuda12x", "cupy-cuda13x"):
+        try:
+            table.add_row(pkg, version(pkg))
+        except PackageNotFoundError:
+            if not pkg.startswith("cupy"):
+                table.add_row(pkg, "not installed")
+    import numba
+    table.add_row("CPU threads", f"{numba.config.NUMBA_NUM_THREADS} (numba, "
+                  f"layer {numba.config.THREADING_LAYER})")
+    table.add_row("backend cpu", "available (exact solver)")
+    table.add_row("backend gpu", _escape(describe_gpu()))
+    out.print(table)
+
+
+@app.command()
+def scenarios() -> None:
+    """List the bundled scenarios with their one-line descriptions."""
+    from kmc_ald.resources import bundled_scenarios
+    from kmc_ald.scenario.load import load_scenario
+    table = Table()
+    table.add_column("name")
+    table.add_column("description")
+    for name, path in bundled_scenarios().items():
+        try:
+            title = load_scenario(path).title
+        except KmcAldError as error:
+            title = f"[red]invalid[/]: {_escape(str(error).splitlines()[0])}"
+        table.add_row(name, title)
+    out.print(table)
+    out.print("Run one with: kmc-ald run NAME (or copy its file from "
+              f"{_escape(str(next(iter(bundled_scenarios().values()), Path('.')).parent))})",
+              highlight=False)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,167 @@
+"""Run a scenario's recipe: cycles of phases, sampled, recorded and reported.
+
+The :class:`Simulation` composes the pieces (scenario → lattice + compiled mechanism → solver
+→ state) and owns the time loop. It never prints: progress goes to an optional callback and
+results to the run file (kmc_ald.io.runfile) and to the returned :class:`RunSummary`. Times in s.
+
+Example:
+    >>> from kmc_ald.scenario.load import load_scenario
+    >>> sim = Simulation(load_scenario("scenarios/langmuir.yaml"), seed=3)
+    >>> summary = sim.run()
+    >>> round(float(summary.coverage[-1, 1]), 1)      # theta_eq = 2 / (2 + 1)
+    0.7
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kmc_ald.engine.state import State
+from kmc_ald.model.compile import compile_mechanism, compile_rates, initial_occupation
+from kmc_ald.scenario.schema import Scenario
+from kmc_ald.surfaces import lattice_for
+
+_log = logging.getLogger("kmc_ald")
+
+#: Events per solver call: bounds how long a progress update or Ctrl-C can wait.
+CHUNK_EVENTS = 1 << 20
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run is; passed to the progress callback."""
+
+    cycle: int  # 0-based
+    cycles: int
+    phase: int  # 0-based index within the cycle
+    phase_name: str
+    phase_fraction: float  # of the current phase, in [0, 1]
+    time: float  # simulated time [s]
+    events: int
+    coverage: np.ndarray | None = None  # latest sample, per species
+
+
+@dataclass
+class RunSummary:
+    """What a finished run returns: traces, per-phase rows, and the final state."""
+
+    species: tuple[str, ...]
+    event_names: tuple[str, ...]
+    coverage_time: np.ndarray  # [s]
+    coverage: np.ndarray  # [samples, n_species], fraction of surface sites
+    phase_rows: list[tuple[int, str, float, float, np.ndarray]] = field(default_factory=list)
+    state: State | None = None
+    wall_time: float = 0.0  # [s]
+
+    @property
+    def events_per_second(self) -> float:
+        return self.state.events / self.wall_time if self.wall_time > 0 else float("nan")
+
+
+class Simulation:
+    """A scenario ready to run with a solver.
+
+    Args:
+        scenario: A validated scenario (kmc_ald.scenario.load.load_scenario).
+        seed: Overrides ``run.seed`` for the random stream (the substrate's site types stay
+            placed by ``run.seed``, so replicas differ in kinetics, not in the surface).
+        solver: Only ``"exact"`` for now.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, solver: str | None = None):
+        from kmc_ald.engine.solvers.exact import ExactSolver
+
+        self.scenario = scenario
+        self.seed = scenario.run.seed if seed is None else int(seed)
+        solver = solver or scenario.run.solver
+        if solver != "exact":
+            from kmc_ald.errors import ScenarioError
+            raise ScenarioError(f"solver {solver!r} is not available (available: exact)")
+        self.lattice = lattice_for(scenario)
+        self.mechanism = compile_mechanism(scenario)
+        self.rates = compile_rates(scenario, self.mechanism, self.lattice)
+        self.state = State(initial_occupation(scenario, self.mechanism, self.lattice),
+                           np.zeros(self.mechanism.n_events, dtype=np.int64))
+        self.solver = ExactSolver(self.lattice, self.mechanism, self.rates, self.seed)
+        self.backend = "cpu"
+
+    def coverage(self) -> np.ndarray:
+        """Fraction of surface sites holding each species (index 0: empty)."""
+        surface = self.state.occupation[self.lattice.layer == 0]
+        counts = np.bincount(surface, minlength=len(self.mechanism.species))
+        return counts / self.lattice.n_surface_sites
+
+    def run(self, output: str | Path | None = None, *, overwrite: bool = False,
+            progress: Callable[[Progress], None] | None = None,
+            overrides: tuple[str, ...] = ()) -> RunSummary:
+        """Run every remaining cycle of the recipe; write the run file if ``output`` is given."""
+        if output is None:
+            return self._run(None, progress)
+        from kmc_ald.io.runfile import RunFileWriter
+
+        with RunFileWriter(output, scenario_text=self.scenario.text, overrides=overrides,
+                           lattice=self.lattice, mechanism=self.mechanism, rates=self.rates,
+                           solver=self.solver.name, backend=self.backend, seed=self.seed,
+                           overwrite=overwrite) as writer:
+            return self._run(writer, progress)
+
+    def _run(self, writer, progress) -> RunSummary:
+        recipe, rates, state = self.scenario.recipe, self.rates, self.state
+        n_samples = self.scenario.output.samples_per_phase
+        summary = RunSummary(self.mechanism.species, self.mechanism.event_names,
+                             np.zeros(0), np.zeros((0, len(self.mechanism.species))),
+                             state=state)
+        times, values = [], []
+
+        def sample(t: float) -> np.ndarray:
+            value = self.coverage()
+            times.append(t)
+            values.append(value)
+            if writer is not None:
+                writer.add_coverage(state.events, t, value)
+            return value
+
+        wall0 = time.perf_counter()
+        if state.cycle == 0 and state.phase == 0 and state.events == 0:
+            sample(state.time)
+        try:
+            while state.cycle < recipe.cycles:
+                while state.phase < len(recipe.phases):
+                    p = state.phase
+                    name, duration = rates.phase_names[p], float(rates.durations[p])
+                    t_start, before = state.time, state.event_counts.copy()
+                    t_end = t_start + duration
+                    self.solver.start_phase(state, p)
+                    latest = None
+                    for k in range(1, n_samples + 1):
+                        t_sample = t_end if k == n_samples else t_start + duration * k / n_samples
+                        while not self.solver.advance(state, t_sample, k == n_samples,
+                                                      CHUNK_EVENTS):
+                            if progress:
+                                progress(Progress(state.cycle, recipe.cycles, p, name,
+                                                  (state.time - t_start) / duration,
+                                                  state.time, state.events, latest))
+                        latest = sample(t_sample)
+                        if progress:
+                            progress(Progress(state.cycle, recipe.cycles, p, name,
+                                              k / n_samples, t_sample, state.events, latest))
+                    row = (state.cycle, name, t_start, t_end, state.event_counts - before)
+                    summary.phase_rows.append(row)
+                    if writer is not None:
+                        writer.add_phase(*row)
+                    state.phase += 1
+                state.phase = 0
+                state.cycle += 1
+                if writer is not None:
+                    writer.checkpoint(state)
+                    writer.flush()
+        finally:
+            summary.coverage_time = np.array(times)
+            summary.coverage = np.array(values).reshape(len(times), len(self.mechanism.species))
+            summary.wall_time = time.perf_counter() - wall0
+        return summary

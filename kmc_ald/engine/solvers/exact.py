@@ -1,0 +1,274 @@
+"""Exact serial kinetic Monte Carlo: rejection-free, continuous time (BKL / Gillespie).
+
+Method: Bortz, Kalos & Lebowitz, J. Comput. Phys. 17, 10 (1975); Gillespie, J. Comput. Phys.
+22, 403 (1976). Each site's total rate (the sum over the channels that start at it) is a leaf of a
+binary sum tree. An event is chosen in O(log n) by descending the tree with one uniform number,
+then among the site's channels; the clock advances by an exponential waiting time with the total
+rate. After an event only the sites whose rates can have changed are recomputed: those within
+the mechanism's interaction range (0 when no rate depends on neighbours, 1 with pair events or
+bond counting, else the largest footprint). This is the reference that every other solver is
+checked against. Units: time in s, rates in 1/s.
+
+Random numbers come from Philox4x32-10 keyed by the seed and counted by the number of draws, so a
+solver's whole state is (occupation, clock, draw counter): the tree is rebuilt from the
+occupation, bit for bit, when a phase starts or a run resumes.
+
+Stopping rules keep trajectories independent of how often the caller looks:
+
+* stopping to sample inside a phase leaves the pending event pending: the next call redraws the
+  same numbers from the same counter and executes it;
+* at the end of a phase, the pending draw is consumed and the clock set to the phase end; rates
+  change there, and the memoryless waiting time restarts with the next phase's rates.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from kmc_ald.engine.rng import STREAM_EXACT, draw, split_seed, unit_interval
+from kmc_ald.engine.state import State
+from kmc_ald.model.compile import Mechanism, RateTables
+from kmc_ald.surfaces.lattice import Lattice
+
+DONE, MORE = 0, 1
+
+
+@njit(cache=True, nogil=True)
+def _site_rate(i, occ, site_type, nb, near, near_count, ev_order, ev_offset, n_sites,
+               site_in, count_mask, footprint, block_mask, rate):
+    """Total rate of the channels that start at site i [1/s]."""
+    s = occ[i]
+    total = 0.0
+    z = nb.shape[1]
+    for k in range(ev_offset[s], ev_offset[s + 1]):
+        e = ev_order[k]
+        f = footprint[e]
+        if f > 0:
+            blocked = False
+            bm = block_mask[e]
+            for m in range(near_count[i, f]):
+                if (bm >> occ[near[i, m]]) & 1:
+                    blocked = True
+                    break
+            if blocked:
+                continue
+        n = 0
+        cm = count_mask[e]
+        if cm != 0:
+            for d in range(z):
+                n += (cm >> occ[nb[i, d]]) & 1
+        r = rate[e, site_type[i], n]
+        if r == 0.0:
+            continue
+        if n_sites[e] == 1:
+            total += r
+        else:
+            sj = site_in[e, 1]
+            matches = 0
+            for d in range(z):
+                if occ[nb[i, d]] == sj:
+                    matches += 1
+            if matches > 0:
+                total += r * matches
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _choose_channel(i, u, occ, site_type, nb, near, near_count, ev_order, ev_offset, n_sites,
+                    site_in, count_mask, footprint, block_mask, rate):
+    """The channel at site i that ``u`` in [0, site rate) falls into: (event, neighbour or -1).
+
+    Repeats the arithmetic of _site_rate in the same order, so the partial sums agree with the
+    tree's leaf exactly; rounding at the very top falls back to the last open channel.
+    """
+    s = occ[i]
+    z = nb.shape[1]
+    last_e, last_j = -1, -1
+    for k in range(ev_offset[s], ev_offset[s + 1]):
+        e = ev_order[k]
+        f = footprint[e]
+        if f > 0:
+            blocked = False
+            bm = block_mask[e]
+            for m in range(near_count[i, f]):
+                if (bm >> occ[near[i, m]]) & 1:
+                    blocked = True
+                    break
+            if blocked:
+                continue
+        n = 0
+        cm = count_mask[e]
+        if cm != 0:
+            for d in range(z):
+                n += (cm >> occ[nb[i, d]]) & 1
+        r = rate[e, site_type[i], n]
+        if r == 0.0:
+            continue
+        if n_sites[e] == 1:
+            if u < r:
+                return e, -1
+            u -= r
+            last_e, last_j = e, -1
+        else:
+            sj = site_in[e, 1]
+            matches = 0
+            for d in range(z):
+                if occ[nb[i, d]] == sj:
+                    matches += 1
+            if matches == 0:
+                continue
+            if u < r * matches:
+                pick = min(int(u / r), matches - 1)
+                for d in range(z):
+                    if occ[nb[i, d]] == sj:
+                        if pick == 0:
+                            return e, nb[i, d]
+                        pick -= 1
+            u -= r * matches
+            for d in range(z - 1, -1, -1):
+                if occ[nb[i, d]] == sj:
+                    last_e, last_j = e, nb[i, d]
+                    break
+    return last_e, last_j
+
+
+@njit(cache=True, nogil=True)
+def _tree_set(tree, leaves, i, value):
+    k = leaves + i
+    tree[k] = value
+    k >>= 1
+    while k >= 1:
+        tree[k] = tree[2 * k] + tree[2 * k + 1]
+        k >>= 1
+
+
+@njit(cache=True, nogil=True)
+def _build_tree(tree, leaves, occ, site_type, nb, near, near_count, ev_order, ev_offset,
+                n_sites, site_in, count_mask, footprint, block_mask, rate):
+    tree[:] = 0.0
+    for i in range(occ.shape[0]):
+        tree[leaves + i] = _site_rate(i, occ, site_type, nb, near, near_count, ev_order,
+                                      ev_offset, n_sites, site_in, count_mask, footprint,
+                                      block_mask, rate)
+    for k in range(leaves - 1, 0, -1):
+        tree[k] = tree[2 * k] + tree[2 * k + 1]
+
+
+@njit(cache=True, nogil=True)
+def _advance(occ, site_type, nb, near, near_count, reach_width, ev_order, ev_offset, n_sites,
+             site_in, site_out, count_mask, footprint, block_mask, rate, tree, leaves,
+             event_counts, clock, counter, key0, key1, t_stop, end_of_phase, max_events):
+    """Execute events until the clock would pass t_stop, or max_events are done.
+
+    ``clock`` (float64[1], time of the last event or phase start [s]) and ``event_counts``
+    (int64[n_events]) are updated in place. ``counter`` is the number of draws consumed so far.
+
+    Returns:
+        (status, counter, events executed): status DONE when t_stop is reached, MORE otherwise.
+    """
+    executed = 0
+    while executed < max_events:
+        total = tree[1]
+        if not total > 0.0:
+            if end_of_phase:
+                clock[0] = t_stop
+            return DONE, counter, executed
+        x0, x1, x2, x3 = draw(counter, 0, STREAM_EXACT, key0, key1)
+        dt = -math.log(1.0 - unit_interval(x2, x3)) / total  # 1 - U lies in (0, 1]
+        if clock[0] + dt > t_stop:
+            if end_of_phase:
+                counter += 1
+                clock[0] = t_stop
+            return DONE, counter, executed
+        counter += 1
+        clock[0] += dt
+        # descend the sum tree; never into a zero-rate subtree
+        u = unit_interval(x0, x1) * total
+        k = 1
+        while k < leaves:
+            left = tree[2 * k]
+            if (u < left and left > 0.0) or not tree[2 * k + 1] > 0.0:
+                k = 2 * k
+            else:
+                u -= left
+                k = 2 * k + 1
+        i = k - leaves
+        if u >= tree[k]:
+            u = tree[k] * 0.5
+        elif u < 0.0:
+            u = 0.0
+        e, j = _choose_channel(i, u, occ, site_type, nb, near, near_count, ev_order, ev_offset,
+                               n_sites, site_in, count_mask, footprint, block_mask, rate)
+        occ[i] = site_out[e, 0]
+        if j >= 0:
+            occ[j] = site_out[e, 1]
+        event_counts[e] += 1
+        executed += 1
+        # recompute the rates that depend on the changed sites
+        for c in range(2):
+            x = i if c == 0 else j
+            if x < 0:
+                break
+            for m in range(-1, reach_width):
+                y = x if m < 0 else near[x, m]
+                if y < 0:
+                    continue
+                r = _site_rate(y, occ, site_type, nb, near, near_count, ev_order, ev_offset,
+                               n_sites, site_in, count_mask, footprint, block_mask, rate)
+                if r != tree[leaves + y]:
+                    _tree_set(tree, leaves, y, r)
+    return MORE, counter, executed
+
+
+class ExactSolver:
+    """Serial BKL solver for one lattice and one compiled mechanism."""
+
+    name = "exact"
+
+    def __init__(self, lattice: Lattice, mechanism: Mechanism, rates: RateTables, seed: int):
+        self.lattice, self.mechanism, self.rates = lattice, mechanism, rates
+        self.key = split_seed(seed)
+        reach = max(1, mechanism.max_footprint)
+        near, dist = lattice.shells(reach)
+        depends = mechanism.interaction_range  # 0: rates depend on the site itself only
+        self._near = np.ascontiguousarray(near)
+        self._near_count = np.zeros((lattice.n_sites, reach + 1), dtype=np.int32)
+        for f in range(reach + 1):
+            self._near_count[:, f] = np.count_nonzero((dist >= 1) & (dist <= f), axis=1)
+        self._reach_width = int(((dist >= 1) & (dist <= depends)).sum(axis=1).max(initial=0))
+        self._leaves = 1 << max(0, (lattice.n_sites - 1).bit_length())
+        self._tree = np.zeros(2 * self._leaves)
+        self._nb = np.ascontiguousarray(lattice.neighbours)
+        self._site_type = np.ascontiguousarray(lattice.site_type)
+        self._phase = -1
+
+    def start_phase(self, state: State, phase: int) -> None:
+        """Load the rates of a recipe phase and rebuild the sum tree from the occupation."""
+        m = self.mechanism
+        self._rate = np.ascontiguousarray(self.rates.rate[phase])
+        self._phase = phase
+        _build_tree(self._tree, self._leaves, state.occupation, self._site_type, self._nb,
+                    self._near, self._near_count, m.event_order, m.event_offset, m.n_sites,
+                    m.site_in, m.count_mask, m.footprint, m.block_mask, self._rate)
+
+    def total_rate(self) -> float:
+        """Sum of all channel rates in the current state [1/s]."""
+        return float(self._tree[1])
+
+    def advance(self, state: State, t_stop: float, end_of_phase: bool,
+                max_events: int = 1 << 20) -> bool:
+        """Run events up to time t_stop [s]; False if it stopped early after max_events."""
+        m = self.mechanism
+        clock = np.array([state.time])
+        status, counter, executed = _advance(
+            state.occupation, self._site_type, self._nb, self._near, self._near_count,
+            self._reach_width, m.event_order, m.event_offset, m.n_sites, m.site_in, m.site_out,
+            m.count_mask, m.footprint, m.block_mask, self._rate, self._tree, self._leaves,
+            state.event_counts, clock, np.int64(state.counter), np.uint64(self.key[0]),
+            np.uint64(self.key[1]), float(t_stop), bool(end_of_phase), int(max_events))
+        state.time = float(clock[0])
+        state.counter = int(counter)
+        state.events += int(executed)
+        return status == DONE

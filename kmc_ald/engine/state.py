@@ -1,0 +1,40 @@
+"""The state of a run: everything needed to continue it bit-identically.
+
+A lattice KMC run driven by a counter-based generator is fully described by the occupation of
+its sites, its clock [s], the number of random draws consumed, and its position in the recipe.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class State:
+    """Mutable run state; solvers update it in place.
+
+    Attributes:
+        occupation: Species index on each site (0 = empty), uint8 ``[n_sites]``.
+        event_counts: Events executed so far, per event type, int64 ``[n_events]``.
+        time: Simulated time of the last event or phase boundary [s].
+        counter: Random draws consumed so far.
+        events: Events executed so far (all types).
+        cycle: Index of the cycle being run (0-based).
+        phase: Index of the next phase to run within the cycle.
+    """
+
+    occupation: np.ndarray
+    event_counts: np.ndarray
+    time: float = 0.0
+    counter: int = 0
+    events: int = 0
+    cycle: int = 0
+    phase: int = 0
+
+    def species_counts(self, n_species: int) -> np.ndarray:
+        return np.bincount(self.occupation, minlength=n_species)
+
+    def copy(self) -> State:
+        return State(self.occupation.copy(), self.event_counts.copy(), self.time, self.counter,
+                     self.events, self.cycle, self.phase)

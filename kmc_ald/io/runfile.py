@@ -1,0 +1,292 @@
+"""The run file: one HDF5 file per run, following H5MD 1.1 conventions.
+
+Layout (units in each dataset's ``units`` attribute)::
+
+    h5md/                         version [1, 1]; author/, creator/ (name, version)
+    parameters/scenario           the scenario text (overrides applied); attrs sha256, overrides
+    observables/coverage/         step (events executed), time [s], value [samples, n_species]
+                                  (fraction of surface sites), attribute species
+    kmc_ald/provenance            attrs: package version, solver, backend, seed, host, start;
+                                  datasets status and wall_time [s], updated at every flush
+    kmc_ald/phases/               one row per executed phase: cycle, phase, t_start, t_end [s],
+                                  events [rows, n_events] (attribute events: names)
+    kmc_ald/lattice/              positions [Å], cell [Å], site_type (attribute names), layer
+    kmc_ald/mechanism/            species, events, gases, rates [phases, events, site types,
+                                  bonds] [1/s]
+    kmc_ald/checkpoint/           occupation, time, counter, events, event_counts, cycle, phase:
+                                  the state after the last completed cycle
+
+Rows are buffered in memory and appended in blocks, and every flush leaves a consistent file: it
+is written in HDF5's single-writer/multiple-reader (SWMR) mode, so a run killed mid-way leaves a
+file that :func:`read_run` (or ``h5py.File(path, "r", swmr=True)``) reads up to the last flush.
+"""
+from __future__ import annotations
+
+import getpass
+import hashlib
+import platform
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from kmc_ald import __version__
+from kmc_ald.errors import RunFileError
+
+STATUS_LEN = 16
+_STR = h5py.string_dtype()
+
+
+def _strings(values) -> np.ndarray:
+    return np.array([str(v) for v in values], dtype=_STR)
+
+
+class RunFileWriter:
+    """Writes one run file; use as a context manager so it is always flushed and closed."""
+
+    def __init__(self, path: str | Path, *, scenario_text: str, overrides: tuple[str, ...],
+                 lattice, mechanism, rates, solver: str, backend: str, seed: int,
+                 overwrite: bool = False, flush_rows: int = 4096):
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise RunFileError(f"{self.path} exists; choose another output with -o, or pass "
+                               "--overwrite to replace it")
+        if not self.path.parent.exists():
+            raise RunFileError(f"cannot write {self.path}: directory {self.path.parent} "
+                               "does not exist")
+        try:
+            self._f = h5py.File(self.path, "w", libver="latest")
+        except OSError as err:
+            raise RunFileError(f"cannot create the run file {self.path}: {err}") from None
+        self._t0 = time.perf_counter()
+        self._flush_rows = flush_rows
+        self._cov: list[tuple[int, float, np.ndarray]] = []
+        self._phases: list[tuple[int, str, float, float, np.ndarray]] = []
+        self._n_species = len(mechanism.species)
+        self._n_events = mechanism.n_events
+        self._create(scenario_text, overrides, lattice, mechanism, rates, solver, backend, seed)
+        self._f.swmr_mode = True
+
+    # -- layout -----------------------------------------------------------------------------
+    def _create(self, text, overrides, lattice, mechanism, rates, solver, backend, seed):
+        f = self._f
+        h5md = f.create_group("h5md")
+        h5md.attrs["version"] = np.array([1, 1], dtype=np.int32)
+        h5md.create_group("author").attrs["name"] = getpass.getuser() if _has_user() else "unknown"
+        creator = h5md.create_group("creator")
+        creator.attrs["name"] = "kmc-ald"
+        creator.attrs["version"] = __version__
+
+        params = f.create_group("parameters")
+        ds = params.create_dataset("scenario", data=text, dtype=_STR)
+        ds.attrs["sha256"] = hashlib.sha256(text.encode()).hexdigest()
+        ds.attrs["overrides"] = _strings(overrides)
+
+        cov = f.create_group("observables/coverage")
+        self._series(cov, "step", np.int64, (), "1", "events executed")
+        self._series(cov, "time", np.float64, (), "s", "simulated time")
+        v = self._series(cov, "value", np.float64, (self._n_species,), "1",
+                         "occupied sites of each species / surface sites")
+        v.attrs["species"] = _strings(mechanism.species)
+
+        k = f.create_group("kmc_ald")
+        prov = k.create_group("provenance")
+        for key, value in {
+            "package": "kmc-ald", "version": __version__, "solver": solver, "backend": backend,
+            "seed": str(seed), "host": socket.gethostname(), "platform": platform.platform(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "numba": _version("numba"), "h5py": h5py.__version__,
+            "start": datetime.now(UTC).isoformat(timespec="seconds"),
+        }.items():
+            prov.attrs[key] = value
+        self._status = prov.create_dataset("status", data=np.bytes_("running"),
+                                           dtype=f"S{STATUS_LEN}")
+        self._wall = prov.create_dataset("wall_time", data=0.0)
+        self._wall.attrs["units"] = "s"
+
+        ph = k.create_group("phases")
+        self._series(ph, "cycle", np.int32, (), "1", "cycle index, from 0")
+        self._series(ph, "phase", _STR, (), "", "phase name")
+        self._series(ph, "t_start", np.float64, (), "s", "phase start")
+        self._series(ph, "t_end", np.float64, (), "s", "phase end")
+        ev = self._series(ph, "events", np.int64, (self._n_events,), "1",
+                          "events executed in the phase, per event type")
+        ev.attrs["events"] = _strings(mechanism.event_names)
+
+        lat = k.create_group("lattice")
+        lat.attrs["name"] = lattice.name
+        lat.attrs["shape"] = np.array(lattice.shape)
+        for name, data, units in (("positions", lattice.positions, "Å"),
+                                  ("cell", lattice.cell, "Å"),
+                                  ("site_type", lattice.site_type, "1"),
+                                  ("layer", lattice.layer, "1"),
+                                  ("neighbours", lattice.neighbours, "1")):
+            d = lat.create_dataset(name, data=data, compression="gzip", shuffle=True)
+            d.attrs["units"] = units
+        lat["site_type"].attrs["names"] = _strings(lattice.site_type_names)
+
+        mech = k.create_group("mechanism")
+        mech.attrs["species"] = _strings(mechanism.species)
+        mech.attrs["events"] = _strings(mechanism.event_names)
+        mech.attrs["gases"] = _strings(mechanism.gases)
+        r = mech.create_dataset("rates", data=rates.rate)
+        r.attrs["units"] = "1/s"
+        r.attrs["axes"] = _strings(["phase", "event", "site_type", "bond_count"])
+        r.attrs["phases"] = _strings(rates.phase_names)
+        for name, data in (("gas_in", mechanism.gas_in), ("gas_out", mechanism.gas_out)):
+            mech.create_dataset(name, data=data).attrs["units"] = "molecules per event"
+
+        cp = k.create_group("checkpoint")
+        cp.create_dataset("occupation", data=np.zeros(lattice.n_sites, np.uint8),
+                          compression="gzip", shuffle=True)
+        cp.create_dataset("event_counts", data=np.zeros(self._n_events, np.int64))
+        for name, dtype in (("time", np.float64), ("counter", np.int64), ("events", np.int64),
+                            ("cycle", np.int64), ("phase", np.int64), ("valid", np.int8)):
+            cp.create_dataset(name, data=np.zeros((), dtype))
+        cp["time"].attrs["units"] = "s"
+
+    @staticmethod
+    def _series(group, name, dtype, tail, units, description):
+        chunk_rows = max(16, 4096 // max(1, int(np.prod(tail, dtype=int))))
+        ds = group.create_dataset(name, shape=(0, *tail), maxshape=(None, *tail), dtype=dtype,
+                                  chunks=(chunk_rows, *tail))
+        ds.attrs["units"] = units
+        ds.attrs["description"] = description
+        return ds
+
+    # -- appending ----------------------------------------------------------------------------
+    def add_coverage(self, step: int, t: float, value: np.ndarray) -> None:
+        self._cov.append((step, t, np.asarray(value, dtype=float)))
+        if len(self._cov) >= self._flush_rows:
+            self.flush()
+
+    def add_phase(self, cycle: int, phase: str, t_start: float, t_end: float,
+                  events: np.ndarray) -> None:
+        self._phases.append((cycle, phase, t_start, t_end, np.asarray(events, np.int64)))
+
+    def checkpoint(self, state) -> None:
+        """Store the state (after a completed cycle) so the run can be continued from it."""
+        cp = self._f["kmc_ald/checkpoint"]
+        cp["occupation"][...] = state.occupation
+        cp["event_counts"][...] = state.event_counts
+        for name in ("time", "counter", "events", "cycle", "phase"):
+            cp[name][()] = getattr(state, name)
+        cp["valid"][()] = 1
+
+    def flush(self) -> None:
+        """Append the buffered rows in one block per dataset, then flush the file to disk."""
+        f = self._f
+        if self._cov:
+            steps, times, values = zip(*self._cov)
+            _append(f["observables/coverage"], step=np.array(steps), time=np.array(times),
+                    value=np.stack(values))
+            self._cov.clear()
+        if self._phases:
+            cycles, names, t0, t1, events = zip(*self._phases)
+            _append(f["kmc_ald/phases"], cycle=np.array(cycles), phase=_strings(names),
+                    t_start=np.array(t0), t_end=np.array(t1), events=np.stack(events))
+            self._phases.clear()
+        self._wall[()] = time.perf_counter() - self._t0
+        f.flush()
+
+    def close(self, status: str = "completed") -> None:
+        if not self._f.id.valid:
+            return
+        try:
+            self.flush()
+            self._status[()] = np.bytes_(status[:STATUS_LEN])
+            self._f.flush()
+        finally:
+            self._f.close()
+
+    def __enter__(self) -> RunFileWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close("completed")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.close("interrupted")
+        else:
+            self.close("failed")
+
+
+def _append(group, **columns) -> None:
+    for name, data in columns.items():
+        ds = group[name]
+        n0 = ds.shape[0]
+        ds.resize(n0 + len(data), axis=0)
+        ds[n0:] = data
+
+
+def _has_user() -> bool:
+    try:
+        getpass.getuser()
+        return True
+    except (KeyError, OSError):
+        return False
+
+
+def _version(module: str) -> str:
+    try:
+        from importlib.metadata import version
+        return version(module)
+    except Exception:  # noqa: BLE001 - provenance must never stop a run
+        return "unknown"
+
+
+# -- reading ------------------------------------------------------------------------------------
+@dataclass
+class Run:
+    """What a run file holds, as numpy arrays (see the module docstring for units)."""
+
+    path: Path
+    scenario: str
+    provenance: dict[str, Any]
+    species: tuple[str, ...]
+    events: tuple[str, ...]
+    coverage_step: np.ndarray
+    coverage_time: np.ndarray
+    coverage: np.ndarray
+    phases: dict[str, np.ndarray] = field(default_factory=dict)
+    checkpoint: dict[str, Any] | None = None
+
+
+def _open(path: Path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except FileNotFoundError:
+        raise RunFileError(f"{path}: no such run file") from None
+    except OSError:
+        try:  # a run killed while writing leaves the SWMR "open for write" flag set
+            return h5py.File(path, "r", libver="latest", swmr=True)
+        except OSError as err:
+            raise RunFileError(f"{path}: not a readable kmc-ald run file ({err})") from None
+
+
+def read_run(path: str | Path) -> Run:
+    """Read a run file, including one whose run was killed (up to its last flush)."""
+    path = Path(path)
+    with _open(path) as f:
+        if "kmc_ald" not in f or "h5md" not in f:
+            raise RunFileError(f"{path}: an HDF5 file, but not a kmc-ald run file")
+        prov = dict(f["kmc_ald/provenance"].attrs)
+        prov["status"] = f["kmc_ald/provenance/status"][()].decode()
+        prov["wall_time"] = float(f["kmc_ald/provenance/wall_time"][()])
+        cov = f["observables/coverage"]
+        ph = f["kmc_ald/phases"]
+        phases = {k: ph[k][()] for k in ph}
+        phases["phase"] = np.array([p.decode() if isinstance(p, bytes) else p
+                                    for p in phases["phase"]], dtype=object)
+        cp = f["kmc_ald/checkpoint"]
+        checkpoint = ({k: cp[k][()] for k in cp} if int(cp["valid"][()]) else None)
+        return Run(path=path, scenario=f["parameters/scenario"][()].decode(), provenance=prov,
+                   species=tuple(cov["value"].attrs["species"]),
+                   events=tuple(ph["events"].attrs["events"]),
+                   coverage_step=cov["step"][()], coverage_time=cov["time"][()],
+                   coverage=cov["value"][()], phases=phases, checkpoint=checkpoint)

@@ -1,0 +1,201 @@
+"""Compile a scenario's mechanism into plain numpy tables that solvers index directly.
+
+No chemistry reaches a solver: species, site types and events become integer indices, and every
+rate becomes one number per (phase, event, site type, bond count), computed here once on the
+host. Units: rates in 1/s per channel, energies in eV, temperatures in K, pressures in Pa.
+
+Rate laws (per channel; a two-site event has one channel per matching neighbour):
+
+* thermal: ``k = A[t] exp(-(Ea[t] + n E_bond) / kB T)``;
+* gas-phase reactant: ``k = s[t] J(p, T, m) a_site exp(-n E_bond / kB T)``, with the
+  Hertz-Knudsen flux ``J = p / sqrt(2 pi m kB T)`` and the area per site ``a_site``; zero in
+  phases where the gas is off.
+
+Here ``t`` is the type of the event's (first) site, and ``n`` the number of its neighbours that
+hold one of the species the event's ``bonds`` count; above ``bonds.max`` the rate is zero.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kmc_ald.scenario.equation import EMPTY
+from kmc_ald.scenario.schema import DEFAULT_KEY, Scenario
+from kmc_ald.surfaces.lattice import Lattice
+from kmc_ald.units import KB_EV_PER_K, hertz_knudsen_flux
+
+MAX_SPECIES = 63  # species sets are 64-bit masks in the solvers
+
+
+@dataclass(frozen=True, eq=False)
+class Mechanism:
+    """Event structure, independent of phase and temperature.
+
+    Arrays are indexed by event ``e``; ``site_in[e, 1] == -1`` for one-site events.
+    """
+
+    species: tuple[str, ...]  # index 0 is the empty site
+    event_names: tuple[str, ...]
+    gases: tuple[str, ...]  # every gas that reacts or is released
+    n_sites: np.ndarray  # int32 [e]: 1 or 2
+    site_in: np.ndarray  # int32 [e, 2]: species required on site i (and neighbour j)
+    site_out: np.ndarray  # int32 [e, 2]: species left on site i (and neighbour j)
+    count_mask: np.ndarray  # int64 [e]: species counted as bonds around site i
+    footprint: np.ndarray  # int32 [e]: neighbour shells that must be free of block_mask
+    block_mask: np.ndarray  # int64 [e]: species that block the footprint
+    gas_in: np.ndarray  # int32 [e, g]: gas molecules consumed per event
+    gas_out: np.ndarray  # int32 [e, g]: gas molecules released per event
+    event_order: np.ndarray  # int32 [e]: events grouped by the species on site i
+    event_offset: np.ndarray  # int32 [n_species + 1]: CSR offsets into event_order
+
+    @property
+    def n_events(self) -> int:
+        return len(self.event_names)
+
+    @property
+    def max_footprint(self) -> int:
+        return int(self.footprint.max(initial=0))
+
+    @property
+    def interaction_range(self) -> int:
+        """Neighbour hops within which a site's state can change another site's rates."""
+        if self.max_footprint:
+            return self.max_footprint
+        return 1 if (self.n_sites.max(initial=1) > 1 or self.count_mask.any()) else 0
+
+
+@dataclass(frozen=True, eq=False)
+class RateTables:
+    """Rates of every event for every phase of the recipe [1/s per channel]."""
+
+    phase_names: tuple[str, ...]
+    durations: np.ndarray  # float64 [p] [s]
+    temperatures: np.ndarray  # float64 [p] [K]
+    pressures: np.ndarray  # float64 [p, g] [Pa]
+    rate: np.ndarray  # float64 [p, e, n_site_types, degree + 1] [1/s]
+
+    @property
+    def cycle_duration(self) -> float:
+        return float(self.durations.sum())
+
+
+def _mask(names, index: dict[str, int]) -> int:
+    out = 0
+    for name in names:
+        out |= 1 << index[name]
+    return out
+
+
+def compile_mechanism(scenario: Scenario) -> Mechanism:
+    species = scenario.species_names
+    if len(species) > MAX_SPECIES:
+        raise scenario.problems([(("species",), None, f"at most {MAX_SPECIES - 1} species are "
+                                  f"supported, got {len(species) - 1}")])
+    index = {name: i for i, name in enumerate(species)}
+    events = scenario.events
+    gases = list(scenario.gases)
+    for event in events:
+        for gas in (*event.parsed.gas_in, *event.parsed.gas_out):
+            if gas not in gases:
+                gases.append(gas)
+    n_e, n_g = len(events), len(gases)
+    n_sites = np.array([e.parsed.n_sites for e in events], dtype=np.int32)
+    site_in = np.full((n_e, 2), -1, dtype=np.int32)
+    site_out = np.full((n_e, 2), -1, dtype=np.int32)
+    count_mask = np.zeros(n_e, dtype=np.int64)
+    footprint = np.zeros(n_e, dtype=np.int32)
+    block_mask = np.zeros(n_e, dtype=np.int64)
+    gas_in = np.zeros((n_e, n_g), dtype=np.int32)
+    gas_out = np.zeros((n_e, n_g), dtype=np.int32)
+    adsorbates = [s for s in species if s != EMPTY]
+    for e, event in enumerate(events):
+        eq = event.parsed
+        site_in[e, : eq.n_sites] = [index[s] for s in eq.sites_in]
+        site_out[e, : eq.n_sites] = [index[s] for s in eq.sites_out]
+        if event.bonds is not None:
+            count_mask[e] = _mask(event.bonds.with_, index)
+        footprint[e] = event.footprint.shells
+        block_mask[e] = _mask(event.footprint.blocked_by or adsorbates, index)
+        for gas, n in eq.gas_in.items():
+            gas_in[e, gases.index(gas)] = n
+        for gas, n in eq.gas_out.items():
+            gas_out[e, gases.index(gas)] = n
+    order = np.argsort(site_in[:, 0], kind="stable").astype(np.int32)
+    offset = np.searchsorted(site_in[order, 0], np.arange(len(species) + 1)).astype(np.int32)
+    return Mechanism(species, tuple(e.name for e in events), tuple(gases), n_sites, site_in,
+                     site_out, count_mask, footprint, block_mask, gas_in, gas_out, order, offset)
+
+
+def _per_type(values: dict[str, float], names: tuple[str, ...], loc: tuple, problems: list,
+              ) -> np.ndarray:
+    """Expand ``{default: x, <type>: y}`` to one value per site type of the lattice."""
+    unknown = [k for k in values if k != DEFAULT_KEY and k not in names]
+    for key in unknown:
+        problems.append(((*loc, key), key, f"site type {key!r} does not exist on this substrate "
+                         f"(site types: {', '.join(names)}; or '{DEFAULT_KEY}')"))
+    missing = [n for n in names if n not in values]
+    if missing and DEFAULT_KEY not in values:
+        problems.append((loc, None, f"no value for site type(s) {', '.join(missing)}: give "
+                         f"them, or a '{DEFAULT_KEY}'"))
+        return np.zeros(len(names))
+    return np.array([values.get(n, values.get(DEFAULT_KEY, 0.0)) for n in names], dtype=float)
+
+
+def compile_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) -> RateTables:
+    """Tabulate every rate for every recipe phase; raises ScenarioError naming bad site types."""
+    names = lattice.site_type_names
+    recipe = scenario.recipe
+    n_p, n_e, n_t, z = len(recipe.phases), mechanism.n_events, len(names), lattice.degree
+    temperatures = np.array([ph.temperature or recipe.temperature for ph in recipe.phases])
+    pressures = np.array([[ph.gas.get(g, 0.0) for g in mechanism.gases] for ph in recipe.phases])
+    pressures = pressures.reshape(n_p, len(mechanism.gases))
+    rate = np.zeros((n_p, n_e, n_t, z + 1))
+    problems: list = []
+    n_bonds = np.arange(z + 1, dtype=float)
+    for e, event in enumerate(scenario.events):
+        loc = ("events", e)
+        bond_energy = event.bonds.energy if event.bonds else 0.0
+        allowed = np.ones(z + 1, dtype=bool)
+        if event.bonds is not None and event.bonds.max is not None:
+            allowed = n_bonds <= event.bonds.max
+        if event.rate is not None:
+            prefactor = _per_type(event.rate.A, names, (*loc, "rate", "A"), problems)
+            barrier = _per_type(event.rate.Ea, names, (*loc, "rate", "Ea"), problems)
+        else:
+            prefactor = _per_type(event.sticking, names, (*loc, "sticking"), problems)
+            barrier = np.zeros(n_t)
+        gas = next(iter(event.parsed.gas_in), None)
+        for p in range(n_p):
+            kT = KB_EV_PER_K * temperatures[p]
+            if gas is None:
+                attempts = prefactor
+            else:
+                p_gas = pressures[p, mechanism.gases.index(gas)]
+                mass = scenario.gases[gas].molecular_mass()
+                flux = hertz_knudsen_flux(p_gas, temperatures[p], mass)  # [1/(Å² s)]
+                attempts = prefactor * flux * lattice.site_area
+            energy = barrier[:, None] + bond_energy * n_bonds[None, :]
+            rate[p, e] = attempts[:, None] * np.exp(-energy / kT) * allowed[None, :]
+    for site_type in scenario.substrate.initial:
+        if site_type not in names:
+            problems.append((("substrate", "initial", site_type), site_type,
+                             f"site type {site_type!r} does not exist on this substrate "
+                             f"(site types: {', '.join(names)})"))
+    if problems:
+        raise scenario.problems(problems)
+    if not np.isfinite(rate).all():
+        raise scenario.problems([(("events",), None, "a rate overflowed; check for negative "
+                                  "barriers far below -kT")])
+    return RateTables(tuple(ph.name for ph in recipe.phases),
+                      np.array([ph.duration for ph in recipe.phases]), temperatures,
+                      pressures, rate)
+
+
+def initial_occupation(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) -> np.ndarray:
+    """Species on each site at t = 0: ``substrate.initial`` maps site types to species."""
+    occupation = np.zeros(lattice.n_sites, dtype=np.uint8)
+    names = lattice.site_type_names
+    for site_type, species in scenario.substrate.initial.items():
+        occupation[lattice.site_type == names.index(site_type)] = mechanism.species.index(species)
+    return occupation

@@ -1,0 +1,361 @@
+"""The scenario language: a pydantic model of the YAML file a user writes.
+
+Every dimensional value carries a unit and is converted to kmc_ald's internal units on load
+(energy eV, temperature K, pressure Pa, time s, length Å, frequency 1/s, mass amu, areal density
+1/Å²; see :mod:`kmc_ald.units`). Unknown keys are errors. Field names are the YAML keys, so an
+error path such as ``events[2].rate.Ea`` is exactly what the user typed.
+
+Cross-references inside the file (species named in equations, gases named in phases) are checked
+here too; references to site types are checked when the lattice is known (kmc_ald.model.compile).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from kmc_ald.scenario.equation import EMPTY, EMPTY_ALIASES, Equation, parse_equation
+from kmc_ald.units import parse_quantity
+
+SUBSTRATE_KINDS = ("square", "triangular", "honeycomb", "graphene", "mxene", "oxide")
+DEFAULT_KEY = "default"
+
+
+def _quantity(dimension: str):
+    def parse(value: Any) -> float:
+        return parse_quantity(value, dimension)
+    return BeforeValidator(parse)
+
+
+Energy = Annotated[float, _quantity("energy")]
+Temperature = Annotated[float, _quantity("temperature"), Field(gt=0)]
+Pressure = Annotated[float, _quantity("pressure"), Field(ge=0)]
+Duration = Annotated[float, _quantity("time"), Field(gt=0)]
+Length = Annotated[float, _quantity("length"), Field(gt=0)]
+Frequency = Annotated[float, _quantity("frequency"), Field(ge=0)]
+Mass = Annotated[float, _quantity("mass"), Field(gt=0)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+Name = Annotated[str, Field(min_length=1, pattern=r"^[^\s+]+$")]
+
+
+def _per_site_type(parse_one):
+    """A value for every site type: a scalar, or a mapping ``{default: .., <site type>: ..}``."""
+    def parse(value: Any) -> dict[str, float]:
+        if isinstance(value, dict):
+            out = {}
+            for key, item in value.items():
+                try:
+                    out[str(key)] = parse_one(item)
+                except ValueError as err:
+                    raise ValueError(f"[{key}]: {err}") from None
+            return out
+        return {DEFAULT_KEY: parse_one(value)}
+    return BeforeValidator(parse)
+
+
+def _probability(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"a sticking coefficient is a number between 0 and 1, got {value!r}")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"a sticking coefficient lies between 0 and 1, got {value!r}")
+    return float(value)
+
+
+PerTypeEnergy = Annotated[dict[str, float], _per_site_type(lambda v: parse_quantity(v, "energy"))]
+PerTypeFrequency = Annotated[dict[str, float],
+                             _per_site_type(lambda v: parse_quantity(v, "frequency"))]
+PerTypeProbability = Annotated[dict[str, float], _per_site_type(_probability)]
+
+
+def _site_amount(value: Any) -> tuple[str, float]:
+    """A site-type amount: a fraction of surface sites (number) or an areal density ('4.5 1/nm^2')."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"a fraction of sites lies between 0 and 1, got {value!r}; "
+                             "give an areal density with its unit instead, e.g. '4.5 1/nm^2'")
+        return ("fraction", float(value))
+    return ("density", parse_quantity(value, "areal density"))
+
+
+SiteAmount = Annotated[tuple[str, float], BeforeValidator(_site_amount)]
+
+
+def _size_entry(value: Any) -> float | int:
+    """Unit cells (a positive integer) or a length with a unit ('20 nm')."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError(f"a size in unit cells is a positive integer, got {value}")
+        return value
+    if isinstance(value, float):
+        raise ValueError(f"{value!r}: give the size in whole unit cells (an integer) or as a "
+                         "length with a unit, e.g. '20 nm'")
+    return parse_quantity(value, "length")
+
+
+SizeEntry = Annotated[int | float, BeforeValidator(_size_entry)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Substrate(Strict):
+    """The surface: a lattice of adsorption sites and the types of its sites."""
+
+    lattice: Literal["square", "triangular", "honeycomb", "graphene", "mxene", "oxide"]
+    size: tuple[SizeEntry, SizeEntry]
+    spacing: Length | None = None
+    site_types: dict[str, SiteAmount] = Field(default_factory=dict)
+    initial: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _spacing_only_for_textbook(self) -> Substrate:
+        if self.spacing is not None and self.lattice not in ("square", "triangular", "honeycomb"):
+            raise PydanticCustomError(
+                "spacing", "spacing sets the site distance of the textbook lattices (square, "
+                "triangular, honeycomb); {lattice} has its own lattice constant",
+                {"lattice": self.lattice})
+        return self
+
+
+class Gas(Strict):
+    """A gas-phase reactant; its mass sets the Hertz-Knudsen flux."""
+
+    mass: Mass | None = None
+    formula: str | None = None
+
+    @model_validator(mode="after")
+    def _mass_or_formula(self) -> Gas:
+        if (self.mass is None) == (self.formula is None):
+            raise PydanticCustomError(
+                "gas_mass", "give exactly one of 'mass' (e.g. '72.09 g/mol') or 'formula' "
+                "(e.g. 'C3H9Al')")
+        return self
+
+    def molecular_mass(self) -> float:
+        """Molecular mass [amu]."""
+        if self.mass is not None:
+            return self.mass
+        from ase.data import atomic_masses, atomic_numbers
+        from ase.formula import Formula  # ase is slow to import; only needed here
+        return float(sum(atomic_masses[atomic_numbers[s]] * n
+                         for s, n in Formula(self.formula).count().items()))
+
+    @field_validator("formula")
+    @classmethod
+    def _formula_readable(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from ase.data import atomic_numbers
+        from ase.formula import Formula
+        try:
+            symbols = Formula(value).count()
+        except ValueError as err:
+            raise ValueError(f"cannot read the chemical formula {value!r}: {err}") from None
+        unknown = [s for s in symbols if s not in atomic_numbers]
+        if unknown:
+            raise ValueError(f"unknown element(s) {unknown} in formula {value!r}")
+        return value
+
+
+class Arrhenius(Strict):
+    """k = A exp(-Ea / kB T), per site (or per neighbour pair for two-site events)."""
+
+    A: PerTypeFrequency
+    Ea: PerTypeEnergy = Field(default_factory=lambda: {DEFAULT_KEY: 0.0})
+
+
+class Bonds(Strict):
+    """Bond counting: each neighbour of the event's site holding one of ``with`` adds ``energy``
+    to the barrier; above ``max`` such neighbours the event cannot happen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    with_: list[Name] = Field(alias="with", min_length=1)
+    energy: Energy = 0.0
+    max: int | None = Field(default=None, ge=0)
+
+
+class Footprint(Strict):
+    """Sites within ``shells`` neighbour hops must hold none of ``blocked_by`` (default: any
+    adsorbate) for the event to happen: steric exclusion of a bulky adsorbate."""
+
+    shells: int = Field(ge=0, le=3)
+    blocked_by: list[Name] | None = None
+
+
+def _footprint(value: Any) -> Any:
+    return {"shells": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Event(Strict):
+    """One elementary event, as a chemical equation with a rate law."""
+
+    name: Name
+    equation: str
+    rate: Arrhenius | None = None
+    sticking: PerTypeProbability | None = None
+    footprint: Annotated[Footprint, BeforeValidator(_footprint)] = Footprint(shells=0)
+    bonds: Bonds | None = None
+    _parsed: Equation = PrivateAttr()
+
+    @field_validator("equation")
+    @classmethod
+    def _equation_readable(cls, value: str) -> str:
+        parse_equation(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_rate_law(self) -> Event:
+        eq = parse_equation(self.equation)
+        self._parsed = eq
+        if eq.gas_in and self.sticking is None:
+            raise PydanticCustomError(
+                "rate_law", "a gas reacts in '{equation}', so its rate comes from the gas flux: "
+                "give 'sticking' (a probability, or one per site type)",
+                {"equation": self.equation})
+        if not eq.gas_in and self.rate is None:
+            raise PydanticCustomError(
+                "rate_law", "no gas reacts in '{equation}': give 'rate' with A (e.g. "
+                "'1e13 1/s') and Ea (e.g. '0.8 eV')", {"equation": self.equation})
+        if eq.gas_in and self.rate is not None:
+            raise PydanticCustomError(
+                "rate_law", "give either 'rate' (thermal event) or 'sticking' (gas-phase "
+                "reactant), not both; '{equation}' has a gas reactant, so use 'sticking'",
+                {"equation": self.equation})
+        if self.footprint.shells and eq.n_sites != 1:
+            raise PydanticCustomError(
+                "footprint", "a footprint applies to one-site events; '{equation}' involves "
+                "two sites", {"equation": self.equation})
+        return self
+
+    @property
+    def parsed(self) -> Equation:
+        return self._parsed
+
+
+class Phase(Strict):
+    """One step of an ALD cycle: gases on (partial pressures) for a duration."""
+
+    name: Name
+    duration: Duration
+    gas: dict[str, Pressure] = Field(default_factory=dict)
+    temperature: Temperature | None = None
+
+
+class Recipe(Strict):
+    temperature: Temperature
+    cycles: int = Field(ge=1)
+    phases: list[Phase] = Field(min_length=1)
+
+
+class Run(Strict):
+    seed: int = Field(default=0, ge=0, lt=2**64)
+    solver: Literal["exact"] = "exact"
+    backend: Literal["auto", "cpu", "gpu"] = "auto"
+
+
+class Output(Strict):
+    file: str | None = None
+    samples_per_phase: int = Field(default=10, ge=1, le=100_000)
+
+
+class Scenario(Strict):
+    """A complete simulation: substrate, chemistry, process recipe, run settings and outputs."""
+
+    description: str = Field(min_length=1)
+    substrate: Substrate
+    species: list[Name] = Field(min_length=1)
+    gases: dict[str, Gas] = Field(default_factory=dict)
+    events: list[Event] = Field(min_length=1)
+    recipe: Recipe
+    run: Run = Run()
+    output: Output = Output()
+    _source: Any = PrivateAttr(default=None)
+    _text: str = PrivateAttr(default="")
+
+    @property
+    def text(self) -> str:
+        """The scenario file as the user wrote it (stored in the run file)."""
+        return self._text
+
+    def problems(self, problems: list) -> Exception:
+        """A ScenarioError for ``(loc, value, message)`` problems, pointing into the file."""
+        from kmc_ald.errors import ScenarioError
+        from kmc_ald.scenario.load import Problem  # load imports this module
+        items = [p if isinstance(p, Problem) else Problem(*p) for p in problems]
+        if self._source is None:
+            return ScenarioError("invalid scenario:\n" + "\n".join(
+                f"{'.'.join(map(str, p.loc))}: {p.message}" for p in items), items)
+        return self._source.error(items)
+
+    @field_validator("species")
+    @classmethod
+    def _species_unique(cls, value: list[str]) -> list[str]:
+        names = [s for s in value if s not in EMPTY_ALIASES]
+        dup = sorted({s for s in names if names.count(s) > 1})
+        if dup:
+            raise ValueError(f"species listed more than once: {dup}")
+        return names
+
+    @property
+    def species_names(self) -> tuple[str, ...]:
+        """All site states, index 0 being the empty site."""
+        return (EMPTY, *self.species)
+
+    @property
+    def title(self) -> str:
+        """The first line of the description."""
+        return self.description.strip().splitlines()[0]
+
+
+def cross_reference_problems(s: Scenario) -> list[tuple[tuple, Any, str]]:
+    """Names used in one part of the file that another part does not define.
+
+    Returns ``(location, value, message)`` triples; location is a pydantic-style path.
+    """
+    problems: list[tuple[tuple, Any, str]] = []
+    known = set(s.species_names)
+    allowed = ", ".join(s.species_names)
+    names = [e.name for e in s.events]
+    for i, event in enumerate(s.events):
+        eq = event.parsed
+        for term in (*eq.sites_in, *eq.sites_out):
+            if term not in known:
+                problems.append((("events", i, "equation"), event.equation,
+                                 f"species {term!r} is not listed under 'species' "
+                                 f"(known: {allowed})"))
+        for gas in eq.gas_in:
+            if gas not in s.gases:
+                problems.append((("events", i, "equation"), event.equation,
+                                 f"gas {gas!r} reacts here but is not declared under 'gases' "
+                                 "(it needs a mass for the Hertz-Knudsen flux)"))
+        if names.count(event.name) > 1:
+            problems.append((("events", i, "name"), event.name, "event names must be unique"))
+        for key, species_list in (("bonds", event.bonds.with_ if event.bonds else []),
+                                  ("footprint", event.footprint.blocked_by or [])):
+            for sp in species_list:
+                if sp not in known:
+                    problems.append(((("events", i, key)), sp,
+                                     f"species {sp!r} is not listed under 'species' "
+                                     f"(known: {allowed})"))
+    for i, phase in enumerate(s.recipe.phases):
+        for gas in phase.gas:
+            if gas not in s.gases:
+                problems.append((("recipe", "phases", i, "gas", gas), gas,
+                                 f"gas {gas!r} is not declared under 'gases' (declared: "
+                                 f"{', '.join(s.gases) or 'none'})"))
+    for site_type, species in s.substrate.initial.items():
+        if species not in known:
+            problems.append((("substrate", "initial", site_type), species,
+                             f"species {species!r} is not listed under 'species' "
+                             f"(known: {allowed})"))
+    return problems

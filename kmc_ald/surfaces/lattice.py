@@ -1,0 +1,168 @@
+"""The lattice every solver runs on: sites, their types and fixed-degree neighbour tables.
+
+Lengths are in Å. The surface is periodic along the first two cell vectors and open along the
+third. Every substrate (graphene, MXene, oxide, and the textbook square, triangular and honeycomb
+lattices) reduces to one :class:`Lattice`: a set of adsorption sites, each with a site type and a
+fixed number of neighbours, so that kernels can index the neighbour table directly.
+
+Sites carry a ``layer`` index: 0 is the surface; higher layers are reserved for sites stacked
+above the surface (3D particles), so that a layered lattice is the same data structure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Lattice:
+    """A periodic lattice of adsorption sites (all arrays are read-only numpy arrays).
+
+    Attributes:
+        name: The builder that made it (``"square"``, ``"graphene"``, ...).
+        positions: Site positions [Å], float64 ``[n_sites, 3]``.
+        cell: Periodic cell [Å], rows are the vectors a, b, c; periodic along a and b.
+        neighbours: Neighbour site indices, int32 ``[n_sites, degree]``.
+        site_type: Site-type index of each site, uint8 ``[n_sites]``.
+        site_type_names: Name of each site-type index.
+        layer: Layer of each site (0 = surface), int16 ``[n_sites]``.
+        shape: Number of unit cells along a and b.
+        substrate_symbols: Chemical symbols of the substrate atoms (for export to ASE).
+        substrate_positions: Positions of the substrate atoms [Å], float64 ``[n_atoms, 3]``.
+    """
+
+    name: str
+    positions: np.ndarray
+    cell: np.ndarray
+    neighbours: np.ndarray
+    site_type: np.ndarray
+    site_type_names: tuple[str, ...]
+    layer: np.ndarray
+    shape: tuple[int, int]
+    substrate_symbols: tuple[str, ...] = ()
+    substrate_positions: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+
+    def __post_init__(self) -> None:
+        for name in ("positions", "cell", "neighbours", "site_type", "layer", "substrate_positions"):
+            getattr(self, name).setflags(write=False)
+
+    @property
+    def n_sites(self) -> int:
+        return int(self.site_type.shape[0])
+
+    @property
+    def degree(self) -> int:
+        return int(self.neighbours.shape[1])
+
+    @property
+    def n_surface_sites(self) -> int:
+        """Sites in layer 0: the denominator of every coverage."""
+        return int(np.count_nonzero(self.layer == 0))
+
+    @property
+    def area(self) -> float:
+        """Area of the periodic surface cell [Å²]."""
+        (ax, ay), (bx, by) = self.cell[0, :2], self.cell[1, :2]
+        return float(abs(ax * by - ay * bx))
+
+    @property
+    def site_area(self) -> float:
+        """Surface area per surface site [Å²]; converts gas fluxes into per-site rates."""
+        return self.area / self.n_surface_sites
+
+    def site_type_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.site_type, minlength=len(self.site_type_names))
+        return {name: int(c) for name, c in zip(self.site_type_names, counts)}
+
+    def shells(self, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sites within ``radius`` neighbour hops of each site, the site itself excluded.
+
+        Returns:
+            ``(sites, distance)``, int32 ``[n_sites, width]`` each, sorted by hop distance,
+            padded with -1 (rows differ only when a small periodic lattice wraps onto itself).
+        """
+        n = self.n_sites
+        seen = np.arange(n, dtype=np.int64)[:, None]
+        frontier = seen
+        rings, dists = [], []
+        for r in range(1, radius + 1):
+            cand = self.neighbours[np.maximum(frontier, 0)].reshape(n, -1).astype(np.int64)
+            cand[np.repeat(frontier < 0, self.degree, axis=1)] = -1
+            cand = np.sort(cand, axis=1)
+            cand[:, 1:][cand[:, 1:] == cand[:, :-1]] = -1
+            in_seen = (cand[:, :, None] == seen[:, None, :]).any(axis=2)
+            cand[in_seen] = -1
+            cand = -np.sort(-cand, axis=1)  # valid (>= 0) entries first
+            width = int((cand >= 0).sum(axis=1).max()) if cand.size else 0
+            ring = cand[:, :width]
+            rings.append(ring)
+            dists.append(np.where(ring >= 0, r, -1))
+            seen = np.concatenate([seen, ring], axis=1)
+            frontier = ring
+        if not rings:
+            return np.zeros((n, 0), np.int32), np.zeros((n, 0), np.int32)
+        return (np.concatenate(rings, axis=1).astype(np.int32),
+                np.concatenate(dists, axis=1).astype(np.int32))
+
+    def minimum_image(self, displacement: np.ndarray) -> np.ndarray:
+        """Wrap in-plane displacement vectors [Å] into the periodic cell (nearest image)."""
+        cell2 = self.cell[:2, :2]
+        frac = np.asarray(displacement)[..., :2] @ np.linalg.inv(cell2)
+        frac -= np.round(frac)
+        out = np.array(displacement, dtype=float, copy=True)
+        out[..., :2] = frac @ cell2
+        return out
+
+
+@dataclass(frozen=True)
+class PeriodicMotif:
+    """A 2D Bravais lattice with a basis and nearest-neighbour bonds, in units of cells.
+
+    ``bonds[b]`` lists, for basis site ``b``, its neighbours as ``(basis, d_i, d_j)``: basis index
+    of the neighbour and its cell offset along a and b.
+    """
+
+    a1: tuple[float, float]
+    a2: tuple[float, float]
+    basis: tuple[tuple[float, float], ...]  # fractional coordinates of the basis sites
+    bonds: tuple[tuple[tuple[int, int, int], ...], ...]
+
+
+_S3 = float(np.sqrt(3.0))
+SQUARE = PeriodicMotif((1.0, 0.0), (0.0, 1.0), ((0.0, 0.0),),
+                       (((0, 1, 0), (0, 0, 1), (0, -1, 0), (0, 0, -1)),))
+TRIANGULAR = PeriodicMotif((1.0, 0.0), (0.5, _S3 / 2), ((0.0, 0.0),),
+                           (((0, 1, 0), (0, 0, 1), (0, -1, 1), (0, -1, 0), (0, 0, -1), (0, 1, -1)),))
+# Honeycomb with lattice constant 1 (bond length 1/sqrt(3)); sublattice A at 0, B at (a1+a2)/3.
+HONEYCOMB = PeriodicMotif((1.0, 0.0), (0.5, _S3 / 2), ((0.0, 0.0), (1 / 3, 1 / 3)),
+                          (((1, 0, 0), (1, -1, 0), (1, 0, -1)),
+                           ((0, 0, 0), (0, 1, 0), (0, 0, 1))))
+
+
+def tile(motif: PeriodicMotif, nx: int, ny: int, lattice_constant: float,
+         height: float = 20.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Repeat a motif nx × ny times.
+
+    Site index = (j * nx + i) * n_basis + b for cell (i, j) and basis site b.
+
+    Returns:
+        ``(positions [Å], cell [Å], neighbours)``.
+    """
+    nb = len(motif.basis)
+    a1 = np.array([*motif.a1, 0.0]) * lattice_constant
+    a2 = np.array([*motif.a2, 0.0]) * lattice_constant
+    i, j, b = np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nb), indexing="xy")
+    # meshgrid 'xy' gives arrays indexed [j, i, b]; flatten in that order = our site index order
+    i, j, b = (x.transpose(0, 1, 2).reshape(-1) for x in (i, j, b))
+    frac = np.array(motif.basis)[b]
+    positions = (i[:, None] + frac[:, :1]) * a1 + (j[:, None] + frac[:, 1:2]) * a2
+    degree = len(motif.bonds[0])
+    neighbours = np.empty((nx * ny * nb, degree), dtype=np.int32)
+    for basis in range(nb):
+        rows = b == basis
+        for k, (nbasis, di, dj) in enumerate(motif.bonds[basis]):
+            ni, nj = (i[rows] + di) % nx, (j[rows] + dj) % ny
+            neighbours[rows, k] = (nj * nx + ni) * nb + nbasis
+    cell = np.array([a1 * nx, a2 * ny, [0.0, 0.0, height]])
+    return positions, cell, neighbours

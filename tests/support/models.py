@@ -1,0 +1,29 @@
+"""Small scenarios for tests, written as text so each test shows its whole model."""
+from __future__ import annotations
+
+import numpy as np
+
+from kmc_ald.engine.simulation import Simulation
+from kmc_ald.scenario.load import loads_scenario
+
+
+def scenario(body: str, *, lattice: str = "square", size: int = 32, duration: str = "1 s",
+             samples: int = 10, seed: int = 1, cycles: int = 1, temperature: str = "300 K"):
+    """A one-phase textbook scenario around an ``species:``/``events:`` body."""
+    text = f"""
+description: test model
+substrate: {{lattice: {lattice}, size: [{size}, {size}]}}
+{body.strip()}
+recipe:
+  temperature: {temperature}
+  cycles: {cycles}
+  phases: [{{name: run, duration: {duration}}}]
+run: {{seed: {seed}}}
+output: {{samples_per_phase: {samples}}}
+"""
+    return loads_scenario(text, "test.yaml")
+
+
+def final_coverage(sc, seed: int) -> np.ndarray:
+    sim = Simulation(sc, seed=seed)
+    return sim.run().coverage[-1]

@@ -1,0 +1,88 @@
+"""Rate tables: every number a solver reads, checked against its formula."""
+import math
+
+import numpy as np
+import pytest
+
+from kmc_ald.errors import ScenarioError
+from kmc_ald.model.compile import compile_mechanism, compile_rates
+from kmc_ald.scenario.load import loads_scenario
+from kmc_ald.surfaces import lattice_for
+from kmc_ald.units import KB_EV_PER_K, hertz_knudsen_flux
+
+TEXT = """
+description: compile test
+substrate: {lattice: graphene, size: [8, 8], site_types: {vacancy: 0.125}}
+species: [Pt, P]
+gases: {Prec: {mass: 319.3 g/mol}}
+events:
+  - name: adsorb
+    equation: "Prec(g) + * -> P + 2 CH4(g)"
+    sticking: {default: 0.01, vacancy: 0.5}
+  - name: hop
+    equation: "Pt + * -> * + Pt"
+    rate: {A: 1e12 1/s, Ea: {default: 0.5 eV, vacancy: 1.5 eV}}
+    bonds: {with: [Pt], energy: 0.25 eV, max: 2}
+recipe:
+  temperature: 250 degC
+  cycles: 1
+  phases:
+    - {name: pulse, duration: 1 s, gas: {Prec: 0.5 Pa}}
+    - {name: purge, duration: 1 s, temperature: 100 degC}
+"""
+
+
+def _compile(text=TEXT):
+    sc = loads_scenario(text, "c.yaml")
+    lattice = lattice_for(sc)
+    mech = compile_mechanism(sc)
+    return sc, lattice, mech, compile_rates(sc, mech, lattice)
+
+
+def test_mechanism_structure():
+    _, _, mech, _ = _compile()
+    assert mech.species == ("empty", "Pt", "P")
+    assert mech.gases == ("Prec", "CH4")
+    assert mech.site_in.tolist() == [[0, -1], [1, 0]]
+    assert mech.site_out.tolist() == [[2, -1], [0, 1]]
+    assert mech.gas_in.tolist() == [[1, 0], [0, 0]]
+    assert mech.gas_out.tolist() == [[0, 2], [0, 0]]
+    assert mech.count_mask.tolist() == [0, 1 << 1]
+    # events grouped by the species on their first site: empty -> adsorb, Pt -> hop
+    assert [mech.event_order[k] for k in range(mech.event_offset[0], mech.event_offset[1])] == [0]
+    assert [mech.event_order[k] for k in range(mech.event_offset[1], mech.event_offset[2])] == [1]
+    assert mech.interaction_range == 1
+
+
+def test_sticking_rate_is_hertz_knudsen_flux_times_site_area():
+    _, lattice, _, rates = _compile()
+    T = 523.15
+    flux = hertz_knudsen_flux(0.5, T, 319.3)
+    vac = lattice.site_type_names.index("vacancy")
+    assert rates.rate[0, 0, 0, 0] == pytest.approx(0.01 * flux * lattice.site_area, rel=1e-12)
+    assert rates.rate[0, 0, vac, 0] == pytest.approx(0.5 * flux * lattice.site_area, rel=1e-12)
+    assert lattice.site_area == pytest.approx(5.2408 / 2, rel=1e-3)  # graphene: 2 C per cell
+    assert np.all(rates.rate[1, 0] == 0.0)  # gas off in the purge
+
+
+def test_arrhenius_with_bond_counting_and_site_types():
+    _, lattice, _, rates = _compile()
+    vac = lattice.site_type_names.index("vacancy")
+    for p, T in enumerate((523.15, 373.15)):
+        kT = KB_EV_PER_K * T
+        for n in range(3):
+            assert rates.rate[p, 1, 0, n] == pytest.approx(1e12 * math.exp(-(0.5 + 0.25 * n) / kT))
+            assert rates.rate[p, 1, vac, n] == pytest.approx(1e12 * math.exp(-(1.5 + 0.25 * n) / kT))
+        assert rates.rate[p, 1, 0, 3] == 0.0  # above bonds.max
+    assert rates.temperatures.tolist() == [523.15, 373.15]
+
+
+def test_unknown_and_missing_site_types_are_located():
+    text = TEXT.replace("vacancy: 0.5}", "vacancy: 0.5, vacany: 0.1}")
+    with pytest.raises(ScenarioError, match=r"events\[0\].sticking.vacany = 'vacany'\n.*site type "
+                       r"'vacany' does not exist on this substrate \(site types: pristine, vacancy"):
+        _compile(text)
+    text = TEXT.replace("{default: 0.5 eV, vacancy: 1.5 eV}", "{vacancy: 1.5 eV}")
+    with pytest.raises(ScenarioError, match=r"events\[1\].rate.Ea\n.*no value for site type\(s\) "
+                       r"pristine, pyridinic_N, graphitic_N"):
+        _compile(text)

@@ -1,0 +1,114 @@
+"""Scenario files: YAML 1.2, units, cross-references, and errors that point into the file."""
+import pytest
+
+from kmc_ald.errors import ScenarioError
+from kmc_ald.resources import bundled_scenarios
+from kmc_ald.scenario.load import load_scenario, loads_scenario
+
+
+@pytest.mark.parametrize("name", sorted(bundled_scenarios()))
+def test_every_bundled_scenario_is_valid(name):
+    scenario = load_scenario(bundled_scenarios()[name])
+    assert scenario.description.strip()
+
+
+def test_yaml_12_reads_exponent_without_dot_as_a_number(scenario_text):
+    text = scenario_text("langmuir").replace("rate: {A: 2.0 1/s}", "rate: {A: 2e0 1/s}")
+    text = text.replace("description: |", "description: |\n  NO")  # YAML 1.1 would say False
+    sc = loads_scenario(text.replace("size: [64, 64]", "size: [64, 64]\n  spacing: 1e0 Å"))
+    assert sc.substrate.spacing == 1.0
+    assert sc.description.startswith("NO")
+
+
+def test_units_are_converted(scenario_text):
+    sc = loads_scenario(scenario_text("al2o3_tma_h2o"))
+    assert sc.recipe.temperature == pytest.approx(473.15)
+    assert sc.recipe.phases[0].gas["TMA"] == pytest.approx(13.3322, rel=1e-5)
+    assert sc.events[1].rate.Ea == {"default": 0.74}
+    assert sc.substrate.size == (100.0, 100.0)  # 10 nm in Å
+    assert sc.substrate.site_types["OH"] == ("density", pytest.approx(0.05))
+
+
+def _error(text: str) -> str:
+    with pytest.raises(ScenarioError) as info:
+        loads_scenario(text, "bad.yaml")
+    assert info.value.exit_code == 2
+    return str(info.value)
+
+
+def test_wrong_unit_names_file_line_path_value_and_allowed_units(scenario_text):
+    text = scenario_text("langmuir").replace("rate: {A: 1.0 1/s}", "rate: {A: 1.0 1/s, Ea: 0.6 eV/K}")
+    message = _error(text)
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if "eV/K" in s)
+    assert f"bad.yaml, line {line}: events[1].rate.Ea = '0.6 eV/K'" in message
+    assert "an energy accepts eV, meV, kJ/mol" in message
+    assert f">  {line:3d} |" in message  # the offending line is shown
+
+
+def test_unknown_key_gets_a_did_you_mean_hint(scenario_text):
+    message = _error(scenario_text("langmuir").replace("cycles: 1", "cycles: 1\n  cylces: 2"))
+    assert "recipe.cylces" in message
+    assert "unknown key 'cylces'; did you mean 'cycles'?" in message
+
+
+def test_missing_field_is_named_with_the_keys_present(scenario_text):
+    text = "\n".join(s for s in scenario_text("langmuir").splitlines()
+                     if not s.startswith("species"))
+    message = _error(text)
+    assert "species" in message and "required key 'species' is missing" in message
+
+
+def test_every_problem_is_reported_at_once(scenario_text):
+    text = (scenario_text("langmuir").replace("cycles: 1", "cycles: 0")
+            .replace("300 K", "300 F").replace("lattice: square", "lattice: squar"))
+    message = _error(text)
+    assert "3 problems" in message
+    for path in ("recipe.cycles", "recipe.temperature", "substrate.lattice"):
+        assert path in message
+
+
+def test_unknown_species_in_equation(scenario_text):
+    message = _error(scenario_text("langmuir").replace('"A -> *"', '"B -> *"'))
+    assert "species 'B' is not listed under 'species'" in message
+
+
+def test_gas_reactant_requires_sticking_and_declared_gas(scenario_text):
+    text = scenario_text("langmuir").replace('"* -> A"', '"A2(g) + * -> A"')
+    assert "give 'sticking'" in _error(text)
+    text = text.replace("rate: {A: 2.0 1/s}", "sticking: 0.5")
+    assert "gas 'A2' reacts here but is not declared under 'gases'" in _error(text)
+
+
+def test_bad_equations_are_explained(scenario_text):
+    message = _error(scenario_text("langmuir").replace('"* -> A"', '"* <=> A"'))
+    assert "reversible equations are not supported" in message
+    message = _error(scenario_text("langmuir").replace('"* -> A"', '"* + * -> A"'))
+    assert "the left side has 2 surface terms and the right side 1" in message
+
+
+def test_overrides_apply_before_validation(scenario_text):
+    sc = loads_scenario(scenario_text("langmuir"), overrides=(
+        "recipe.cycles=3", "events[0].rate.A=5 1/s", "substrate.size=[8, 8]"))
+    assert sc.recipe.cycles == 3
+    assert sc.events[0].rate.A == {"default": 5.0}
+    assert sc.substrate.size == (8, 8)
+
+
+@pytest.mark.parametrize(("override", "match"), [
+    ("events[7].rate.A=1 1/s", r"events has 2 entries \(indices 0 to 1\)"),
+    ("recipe.cycles", "expected PATH=VALUE"),
+    ("recipe.cycles=-1", "recipe.cycles = -1"),
+])
+def test_bad_overrides_are_explained(scenario_text, override, match):
+    with pytest.raises(ScenarioError, match=match):
+        loads_scenario(scenario_text("langmuir"), overrides=(override,))
+
+
+def test_invalid_yaml_points_at_the_line():
+    with pytest.raises(ScenarioError, match=r"line 2: not valid YAML"):
+        loads_scenario("description: x\nsubstrate: lattice: square\nspecies: [A]\n", "broken.yaml")
+
+
+def test_missing_file_is_a_scenario_error(tmp_path):
+    with pytest.raises(ScenarioError, match="no such scenario file"):
+        load_scenario(tmp_path / "nope.yaml")
