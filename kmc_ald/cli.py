@@ -249,3 +249,7 @@ def scenarios() -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

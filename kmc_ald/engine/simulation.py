@@ -158,8 +158,7 @@ class Simulation:
                 state.phase = 0
                 state.cycle += 1
                 if writer is not None:
-                    writer.checkpoint(state)
-                    writer.flush()
+                    writer.end_cycle(state)
         finally:
             summary.coverage_time = np.array(times)
             summary.coverage = np.array(values).reshape(len(times), len(self.mechanism.species))

@@ -16,7 +16,8 @@ Layout (units in each dataset's ``units`` attribute)::
     kmc_ald/checkpoint/           occupation, time, counter, events, event_counts, cycle, phase:
                                   the state after the last completed cycle
 
-Rows are buffered in memory and appended in blocks, and every flush leaves a consistent file: it
+Rows are buffered in memory and appended in blocks at the end of a cycle (at most once per second
+of wall time, and always at the end of the run); every flush leaves a consistent file: it
 is written in HDF5's single-writer/multiple-reader (SWMR) mode, so a run killed mid-way leaves a
 file that :func:`read_run` (or ``h5py.File(path, "r", swmr=True)``) reads up to the last flush.
 """
@@ -51,7 +52,7 @@ class RunFileWriter:
 
     def __init__(self, path: str | Path, *, scenario_text: str, overrides: tuple[str, ...],
                  lattice, mechanism, rates, solver: str, backend: str, seed: int,
-                 overwrite: bool = False, flush_rows: int = 4096):
+                 overwrite: bool = False, flush_rows: int = 4096, flush_seconds: float = 1.0):
         self.path = Path(path)
         if self.path.exists() and not overwrite:
             raise RunFileError(f"{self.path} exists; choose another output with -o, or pass "
@@ -65,6 +66,9 @@ class RunFileWriter:
             raise RunFileError(f"cannot create the run file {self.path}: {err}") from None
         self._t0 = time.perf_counter()
         self._flush_rows = flush_rows
+        self._flush_seconds = flush_seconds
+        self._last_flush = -float("inf")
+        self._checkpoint = None
         self._cov: list[tuple[int, float, np.ndarray]] = []
         self._phases: list[tuple[int, str, float, float, np.ndarray]] = []
         self._n_species = len(mechanism.species)
@@ -169,14 +173,24 @@ class RunFileWriter:
                   events: np.ndarray) -> None:
         self._phases.append((cycle, phase, t_start, t_end, np.asarray(events, np.int64)))
 
-    def checkpoint(self, state) -> None:
-        """Store the state (after a completed cycle) so the run can be continued from it."""
+    def _write_checkpoint(self, state) -> None:
+        """Store the state after a completed cycle, so the run can be continued from it."""
         cp = self._f["kmc_ald/checkpoint"]
         cp["occupation"][...] = state.occupation
         cp["event_counts"][...] = state.event_counts
         for name in ("time", "counter", "events", "cycle", "phase"):
             cp[name][()] = getattr(state, name)
         cp["valid"][()] = 1
+
+    def end_cycle(self, state) -> None:
+        """Note the state after a completed cycle; flush when the last flush is old enough.
+
+        The checkpoint is written in the same flush as the rows up to that cycle, so a killed
+        run's file never holds a checkpoint ahead of its traces.
+        """
+        self._checkpoint = state.copy()
+        if time.perf_counter() - self._last_flush >= self._flush_seconds:
+            self.flush()
 
     def flush(self) -> None:
         """Append the buffered rows in one block per dataset, then flush the file to disk."""
@@ -191,8 +205,12 @@ class RunFileWriter:
             _append(f["kmc_ald/phases"], cycle=np.array(cycles), phase=_strings(names),
                     t_start=np.array(t0), t_end=np.array(t1), events=np.stack(events))
             self._phases.clear()
+        if self._checkpoint is not None:
+            self._write_checkpoint(self._checkpoint)
+            self._checkpoint = None
         self._wall[()] = time.perf_counter() - self._t0
         f.flush()
+        self._last_flush = time.perf_counter()
 
     def close(self, status: str = "completed") -> None:
         if not self._f.id.valid:

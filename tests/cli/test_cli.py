@@ -1,0 +1,104 @@
+"""The command line as a user meets it: exit codes, messages, and no tracebacks."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kmc_ald.cli import app
+from kmc_ald.io.runfile import read_run
+
+ROOT = Path(__file__).resolve().parents[2]
+LANGMUIR = str(ROOT / "scenarios/langmuir.yaml")
+runner = CliRunner()
+
+
+def invoke(*args):
+    result = runner.invoke(app, list(args))
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_help_lists_the_commands():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("run", "check", "info", "scenarios"):
+        assert command in result.output
+
+
+def test_check_shows_lattice_species_and_rates():
+    result = invoke("check", LANGMUIR)
+    assert result.exit_code == 0, result.output
+    assert "square 64x64 cells, 4096 sites" in result.output
+    assert "empty, A" in result.output
+    assert "adsorption" in result.output and "desorption" in result.output
+
+
+def test_check_accepts_a_bundled_scenario_name():
+    assert invoke("check", "al2o3_tma_h2o").exit_code == 0
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (("rate: {A: 1.0 1/s}", "rate: {A: 1.0 1/s, Ea: 0.6 eV/K}"), "events[1].rate.Ea = '0.6 eV/K'"),
+    (("cycles: 1", "cycels: 1"), "did you mean 'cycles'?"),
+    (("species: [A]\n", ""), "required key 'species' is missing"),
+])
+def test_check_of_a_bad_scenario_exits_2_naming_the_field(tmp_path, edit, expected):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(Path(LANGMUIR).read_text().replace(*edit))
+    result = invoke("check", str(bad))
+    assert result.exit_code == 2
+    assert expected in result.output.replace("\n", " ") or expected in result.output
+    assert "bad.yaml, line" in result.output
+
+
+def test_run_writes_a_run_file_and_prints_a_summary(tmp_path):
+    out = tmp_path / "l.h5"
+    result = invoke("run", LANGMUIR, "-o", str(out), "--seed", "4",
+                    "--set", "recipe.phases[0].duration=0.5 s")
+    assert result.exit_code == 0, result.output
+    assert "final coverage" in result.output and "events/s" in result.output
+    run = read_run(out)
+    assert run.provenance["seed"] == "4" and run.provenance["status"] == "completed"
+    assert run.coverage_time[-1] == pytest.approx(0.5)
+
+
+def test_run_refuses_to_overwrite_and_keeps_the_file(tmp_path):
+    out = tmp_path / "l.h5"
+    out.write_bytes(b"precious")
+    result = invoke("run", LANGMUIR, "-o", str(out))
+    assert result.exit_code == 5
+    assert "exists" in result.output and out.read_bytes() == b"precious"
+
+
+def test_run_with_a_missing_scenario_exits_2(tmp_path):
+    result = invoke("run", str(tmp_path / "nope.yaml"))
+    assert result.exit_code == 2 and "no such scenario file" in result.output
+
+
+def test_gpu_backend_without_a_gpu_exits_3_with_the_reason():
+    from kmc_ald.engine.backends.base import gpu_unavailable_reason
+    if gpu_unavailable_reason() is None:
+        pytest.skip("a GPU is available here")
+    result = invoke("run", LANGMUIR, "--backend", "gpu")
+    assert result.exit_code == 3
+    assert "backend 'gpu' was requested but cannot run" in result.output
+
+
+def test_info_and_scenarios():
+    result = invoke("info")
+    assert result.exit_code == 0 and "backend gpu" in result.output
+    result = invoke("scenarios")
+    assert result.exit_code == 0
+    for name in ("langmuir", "island_nucleation", "al2o3_tma_h2o"):
+        assert name in result.output
+
+
+def test_help_and_check_do_not_load_the_compiled_engine():
+    """--help and check must answer at once: no numba (JIT) and no h5py on those paths."""
+    code = ("import sys; from typer.testing import CliRunner; from kmc_ald.cli import app; "
+            f"r = CliRunner().invoke(app, ['check', {LANGMUIR!r}]); assert r.exit_code == 0; "
+            "print(sorted(m for m in ('numba', 'h5py') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

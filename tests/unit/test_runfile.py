@@ -1,0 +1,114 @@
+"""The run file: H5MD layout, units, block appends, and survival of a killed run."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from kmc_ald.engine.simulation import Simulation
+from kmc_ald.errors import RunFileError
+from kmc_ald.io.runfile import read_run
+from kmc_ald.scenario.load import load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("run") / "demo.h5"
+    sc = load_scenario(ROOT / "scenarios/al2o3_tma_h2o.yaml", ("recipe.cycles=3",))
+    sim = Simulation(sc)
+    summary = sim.run(path, overrides=("recipe.cycles=3",))
+    return path, sim, summary
+
+
+def test_h5md_layout_and_units(demo_run):
+    path, sim, _ = demo_run
+    with h5py.File(path, "r") as f:
+        assert f["h5md"].attrs["version"].tolist() == [1, 1]
+        assert f["h5md/creator"].attrs["name"] == "kmc-ald"
+        assert f["parameters/scenario"][()].decode() == sim.scenario.text
+        assert len(f["parameters/scenario"].attrs["sha256"]) == 64
+        assert list(f["parameters/scenario"].attrs["overrides"]) == ["recipe.cycles=3"]
+        cov = f["observables/coverage"]
+        assert cov["time"].attrs["units"] == "s"
+        assert list(cov["value"].attrs["species"]) == ["empty", "OH", "AlMe2", "AlMe"]
+        assert f["kmc_ald/phases/t_end"].attrs["units"] == "s"
+        assert f["kmc_ald/lattice/positions"].attrs["units"] == "Å"
+        assert f["kmc_ald/mechanism/rates"].attrs["units"] == "1/s"
+        prov = f["kmc_ald/provenance"]
+        for key in ("version", "solver", "backend", "seed", "host", "start"):
+            assert prov.attrs[key]
+        assert prov["status"][()] == b"completed"
+        assert prov["wall_time"][()] > 0
+
+
+def test_contents_match_the_run(demo_run):
+    path, sim, summary = demo_run
+    run = read_run(path)
+    n_phases = 3 * 4
+    assert run.coverage.shape == (1 + n_phases * 10, 4)  # initial sample + 10 per phase
+    np.testing.assert_allclose(run.coverage, summary.coverage)
+    np.testing.assert_allclose(run.coverage.sum(axis=1), 1.0)  # every site holds one state
+    assert np.all((run.coverage >= 0) & (run.coverage <= 1))
+    assert np.all(np.diff(run.coverage_time) > 0) and np.all(np.diff(run.coverage_step) >= 0)
+    assert run.phases["cycle"].tolist() == [c for c in range(3) for _ in range(4)]
+    assert list(run.phases["phase"][:4]) == ["tma_pulse", "purge", "h2o_pulse", "purge"]
+    np.testing.assert_array_equal(run.phases["events"].sum(axis=0), sim.state.event_counts)
+    np.testing.assert_allclose(run.phases["t_end"][-1], 3 * 4.2)
+    np.testing.assert_array_equal(run.checkpoint["occupation"], sim.state.occupation)
+    assert run.checkpoint["counter"] == sim.state.counter and run.checkpoint["cycle"] == 3
+
+
+def test_existing_file_is_not_overwritten_without_asking(demo_run):
+    path, sim, _ = demo_run
+    before = path.read_bytes()
+    with pytest.raises(RunFileError, match="exists; choose another output"):
+        Simulation(sim.scenario).run(path)
+    assert path.read_bytes() == before
+
+
+def test_reading_something_else_is_a_clear_error(tmp_path):
+    with pytest.raises(RunFileError, match="no such run file"):
+        read_run(tmp_path / "missing.h5")
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["x"] = 1
+    with pytest.raises(RunFileError, match="not a kmc-ald run file"):
+        read_run(other)
+
+
+def test_a_killed_run_leaves_a_readable_file_up_to_the_last_flush(tmp_path):
+    """SIGKILL a CLI run mid-way: the file still reads, with whole cycles and a valid checkpoint."""
+    out = tmp_path / "killed.h5"
+    cmd = [sys.executable, "-m", "kmc_ald.cli", "run", str(ROOT / "scenarios/langmuir.yaml"),
+           "-o", str(out), "--cycles", "100000", "--set", "substrate.size=[16, 16]",
+           "--set", "recipe.phases[0].duration=0.02 s", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        cycles = 0
+        while time.monotonic() < deadline and cycles < 20:
+            time.sleep(0.2)
+            try:
+                cycles = len(read_run(out).phases["cycle"])
+            except (RunFileError, OSError, KeyError):
+                cycles = 0
+        assert proc.poll() is None, "the run ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    run = read_run(out)
+    assert run.provenance["status"] == "running"
+    n = len(run.phases["cycle"])
+    assert n >= 20
+    assert run.coverage.shape[0] >= 1 + 10 * n  # at least every sample of every written cycle
+    assert run.checkpoint is not None and run.checkpoint["cycle"] == run.phases["cycle"][-1] + 1
