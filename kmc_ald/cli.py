@@ -103,7 +103,7 @@ def run(scenario: ScenarioArg,
             raise RunFileError(f"{path} exists; choose another output with -o, or pass "
                                "--overwrite to replace it")
         err.print(f"[dim]kmc-ald {__version__}: {_escape(sc.title)}[/]", highlight=False)
-        err.print("[dim]backend: cpu (exact solver); compiling kernels on first use...[/]",
+        err.print("[dim]backend: cpu (exact solver; numba compiles it on the first run only)[/]",
                   highlight=False)
         from kmc_ald.engine.simulation import Simulation
         sim = Simulation(sc)
@@ -161,6 +161,16 @@ def _print_summary(sim, summary, path: Path) -> None:
     for name, n in zip(summary.event_names, state.event_counts):
         events.add_row(name, f"{int(n):,}")
     out.print(events)
+    from kmc_ald.engine.simulation import gas_exchange
+    exchange = gas_exchange(sim.mechanism, state.event_counts)
+    if exchange:
+        per = sim.lattice.area / 100 * max(state.cycle, 1)  # nm² x cycles
+        gases = Table()
+        for column in ("gas", "consumed", "released", "consumed /nm²/cycle", "released /nm²/cycle"):
+            gases.add_column(column, justify="left" if column == "gas" else "right")
+        for gas, (used, made) in exchange.items():
+            gases.add_row(gas, f"{used:,}", f"{made:,}", f"{used / per:.4g}", f"{made / per:.4g}")
+        out.print(gases)
     out.print(f"simulated time  {state.time:.6g} s over {state.cycle} cycle(s)\n"
               f"events          {state.events:,} in {summary.wall_time:.2f} s wall "
               f"({summary.events_per_second:,.0f} events/s)\n"

@@ -63,6 +63,13 @@ class RunSummary:
         return self.state.events / self.wall_time if self.wall_time > 0 else float("nan")
 
 
+def gas_exchange(mechanism, event_counts: np.ndarray) -> dict[str, tuple[int, int]]:
+    """Gas molecules (consumed, released) by each gas, from executed events and stoichiometry."""
+    consumed = event_counts @ mechanism.gas_in
+    released = event_counts @ mechanism.gas_out
+    return {g: (int(c), int(r)) for g, c, r in zip(mechanism.gases, consumed, released)}
+
+
 class Simulation:
     """A scenario ready to run with a solver.
 
