@@ -1,5 +1,6 @@
 """The exact solver: its bookkeeping, determinism and restartability."""
 import numpy as np
+import pytest
 
 from kmc_ald.engine.simulation import Simulation
 from kmc_ald.engine.solvers.exact import ExactSolver
@@ -63,9 +64,8 @@ def reference_site_rates(sim) -> np.ndarray:
 def test_incremental_rates_equal_a_recount_from_the_rules():
     sim = Simulation(rich(), seed=5)
     sim.run()
-    solver = sim.solver
-    leaves = solver._tree[solver._leaves:solver._leaves + sim.lattice.n_sites]
-    np.testing.assert_allclose(leaves, reference_site_rates(sim), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(sim.solver.site_rates(), reference_site_rates(sim), rtol=1e-12, atol=0)
+    assert sim.solver.total_rate() == pytest.approx(reference_site_rates(sim).sum(), rel=1e-12)
     assert sim.state.events > 1000
     assert len(set(sim.state.occupation.tolist())) == 4  # all species present: all paths ran
 

@@ -33,9 +33,10 @@ from kmc_ald.model.compile import Mechanism, RateTables
 from kmc_ald.surfaces.lattice import Lattice
 
 DONE, MORE = 0, 1
+ARITY = 8  # children per node of the sum tree: 8 doubles = one 64-byte cache line
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _site_rate(i, occ, site_type, nb, near, near_count, ev_order, ev_offset, n_sites,
                site_in, count_mask, footprint, block_mask, rate):
     """Total rate of the channels that start at site i [1/s]."""
@@ -75,7 +76,7 @@ def _site_rate(i, occ, site_type, nb, near, near_count, ev_order, ev_offset, n_s
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _choose_channel(i, u, occ, site_type, nb, near, near_count, ev_order, ev_offset, n_sites,
                     site_in, count_mask, footprint, block_mask, rate):
     """The channel at site i that ``u`` in [0, site rate) falls into: (event, neighbour or -1).
@@ -134,31 +135,40 @@ def _choose_channel(i, u, occ, site_type, nb, near, near_count, ev_order, ev_off
     return last_e, last_j
 
 
-@njit(cache=True, nogil=True)
-def _tree_set(tree, leaves, i, value):
-    k = leaves + i
+@njit(cache=True, nogil=True, inline="always")
+def _tree_set(tree, first_leaf, i, value):
+    """Set leaf i and recompute its ancestors; each node is the sum of its ARITY children,
+    added in a fixed order, so incremental updates equal a rebuild bit for bit."""
+    k = first_leaf + i
     tree[k] = value
-    k >>= 1
-    while k >= 1:
-        tree[k] = tree[2 * k] + tree[2 * k + 1]
-        k >>= 1
+    while k > 0:
+        k = (k - 1) // ARITY
+        c = ARITY * k + 1
+        acc = 0.0
+        for j in range(ARITY):
+            acc += tree[c + j]
+        tree[k] = acc
 
 
 @njit(cache=True, nogil=True)
-def _build_tree(tree, leaves, occ, site_type, nb, near, near_count, ev_order, ev_offset,
+def _build_tree(tree, first_leaf, occ, site_type, nb, near, near_count, ev_order, ev_offset,
                 n_sites, site_in, count_mask, footprint, block_mask, rate):
     tree[:] = 0.0
     for i in range(occ.shape[0]):
-        tree[leaves + i] = _site_rate(i, occ, site_type, nb, near, near_count, ev_order,
-                                      ev_offset, n_sites, site_in, count_mask, footprint,
-                                      block_mask, rate)
-    for k in range(leaves - 1, 0, -1):
-        tree[k] = tree[2 * k] + tree[2 * k + 1]
+        tree[first_leaf + i] = _site_rate(i, occ, site_type, nb, near, near_count, ev_order,
+                                          ev_offset, n_sites, site_in, count_mask, footprint,
+                                          block_mask, rate)
+    for k in range(first_leaf - 1, -1, -1):
+        c = ARITY * k + 1
+        acc = 0.0
+        for j in range(ARITY):
+            acc += tree[c + j]
+        tree[k] = acc
 
 
 @njit(cache=True, nogil=True)
 def _advance(occ, site_type, nb, near, near_count, reach_width, ev_order, ev_offset, n_sites,
-             site_in, site_out, count_mask, footprint, block_mask, rate, tree, leaves,
+             site_in, site_out, count_mask, footprint, block_mask, rate, tree, first_leaf,
              event_counts, clock, counter, key0, key1, t_stop, end_of_phase, max_events):
     """Execute events until the clock would pass t_stop, or max_events are done.
 
@@ -170,7 +180,7 @@ def _advance(occ, site_type, nb, near, near_count, reach_width, ev_order, ev_off
     """
     executed = 0
     while executed < max_events:
-        total = tree[1]
+        total = tree[0]
         if not total > 0.0:
             if end_of_phase:
                 clock[0] = t_stop
@@ -186,15 +196,22 @@ def _advance(occ, site_type, nb, near, near_count, reach_width, ev_order, ev_off
         clock[0] += dt
         # descend the sum tree; never into a zero-rate subtree
         u = unit_interval(x0, x1) * total
-        k = 1
-        while k < leaves:
-            left = tree[2 * k]
-            if (u < left and left > 0.0) or not tree[2 * k + 1] > 0.0:
-                k = 2 * k
-            else:
-                u -= left
-                k = 2 * k + 1
-        i = k - leaves
+        k = 0
+        while k < first_leaf:
+            c = ARITY * k + 1
+            chosen, last, u_last = -1, 0, u
+            for m in range(ARITY):
+                v = tree[c + m]
+                if v > 0.0:
+                    last, u_last = m, u
+                    if u < v:
+                        chosen = m
+                        break
+                u -= v
+            if chosen < 0:  # rounding at the top end: the last child with a positive rate
+                chosen, u = last, u_last
+            k = c + chosen
+        i = k - first_leaf
         if u >= tree[k]:
             u = tree[k] * 0.5
         elif u < 0.0:
@@ -217,8 +234,8 @@ def _advance(occ, site_type, nb, near, near_count, reach_width, ev_order, ev_off
                     continue
                 r = _site_rate(y, occ, site_type, nb, near, near_count, ev_order, ev_offset,
                                n_sites, site_in, count_mask, footprint, block_mask, rate)
-                if r != tree[leaves + y]:
-                    _tree_set(tree, leaves, y, r)
+                if r != tree[first_leaf + y]:
+                    _tree_set(tree, first_leaf, y, r)
     return MORE, counter, executed
 
 
@@ -238,8 +255,11 @@ class ExactSolver:
         for f in range(reach + 1):
             self._near_count[:, f] = np.count_nonzero((dist >= 1) & (dist <= f), axis=1)
         self._reach_width = int(((dist >= 1) & (dist <= depends)).sum(axis=1).max(initial=0))
-        self._leaves = 1 << max(0, (lattice.n_sites - 1).bit_length())
-        self._tree = np.zeros(2 * self._leaves)
+        depth = 0
+        while ARITY**depth < lattice.n_sites:
+            depth += 1
+        self._first_leaf = (ARITY**depth - 1) // (ARITY - 1)  # nodes above the leaf level
+        self._tree = np.zeros(self._first_leaf + ARITY**depth)
         self._nb = np.ascontiguousarray(lattice.neighbours)
         self._site_type = np.ascontiguousarray(lattice.site_type)
         self._phase = -1
@@ -249,13 +269,17 @@ class ExactSolver:
         m = self.mechanism
         self._rate = np.ascontiguousarray(self.rates.rate[phase])
         self._phase = phase
-        _build_tree(self._tree, self._leaves, state.occupation, self._site_type, self._nb,
+        _build_tree(self._tree, self._first_leaf, state.occupation, self._site_type, self._nb,
                     self._near, self._near_count, m.event_order, m.event_offset, m.n_sites,
                     m.site_in, m.count_mask, m.footprint, m.block_mask, self._rate)
 
+    def site_rates(self) -> np.ndarray:
+        """Total rate of the channels starting at each site [1/s] (a copy)."""
+        return self._tree[self._first_leaf:self._first_leaf + self.lattice.n_sites].copy()
+
     def total_rate(self) -> float:
         """Sum of all channel rates in the current state [1/s]."""
-        return float(self._tree[1])
+        return float(self._tree[0])
 
     def advance(self, state: State, t_stop: float, end_of_phase: bool,
                 max_events: int = 1 << 20) -> bool:
@@ -265,7 +289,7 @@ class ExactSolver:
         status, counter, executed = _advance(
             state.occupation, self._site_type, self._nb, self._near, self._near_count,
             self._reach_width, m.event_order, m.event_offset, m.n_sites, m.site_in, m.site_out,
-            m.count_mask, m.footprint, m.block_mask, self._rate, self._tree, self._leaves,
+            m.count_mask, m.footprint, m.block_mask, self._rate, self._tree, self._first_leaf,
             state.event_counts, clock, np.int64(state.counter), np.uint64(self.key[0]),
             np.uint64(self.key[1]), float(t_stop), bool(end_of_phase), int(max_events))
         state.time = float(clock[0])
