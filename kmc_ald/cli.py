@@ -107,8 +107,7 @@ def run(scenario: ScenarioArg,
                   highlight=False)
         from kmc_ald.engine.simulation import Simulation
         sim = Simulation(sc)
-        summary = _run_with_progress(sim, path, overwrite, tuple(sets),
-                                     progress and err.is_terminal)
+        summary = _run_with_progress(sim, path, overwrite, progress and err.is_terminal)
     except KmcAldError as error:
         raise _fail(error) from None
     except KeyboardInterrupt:
@@ -117,7 +116,43 @@ def run(scenario: ScenarioArg,
     _print_summary(sim, summary, path)
 
 
-def _run_with_progress(sim, path: Path, overwrite: bool, sets: tuple[str, ...], show: bool):
+@app.command()
+def resume(run_file: Annotated[Path, typer.Argument(help="Run file to continue from its checkpoint.")],
+           output: Annotated[Path | None, typer.Option(
+               "--output", "-o", help="New run file (default: <run file>-resumed.h5); it holds "
+               "the earlier rows and the continuation.")] = None,
+           cycles: Annotated[int | None, typer.Option(
+               min=1, help="Total cycles, to extend a finished run (recipe.cycles).")] = None,
+           overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+           progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True) -> None:
+    """Continue a run from its last checkpoint, bit-identically, into a new run file."""
+    path = output or run_file.with_name(f"{run_file.stem}-resumed.h5")
+    try:
+        from kmc_ald.errors import RunFileError
+        if path.resolve() == run_file.resolve():
+            raise RunFileError("the resumed run needs a new file (-o); the old one is read "
+                               "while the new one is written")
+        if path.exists() and not overwrite:
+            raise RunFileError(f"{path} exists; choose another output with -o, or pass "
+                               "--overwrite to replace it")
+        from kmc_ald.engine.simulation import Simulation
+        sim = Simulation.resume(run_file, () if cycles is None else (f"recipe.cycles={cycles}",))
+        state, total = sim.state, sim.scenario.recipe.cycles
+        if state.cycle >= total:
+            raise RunFileError(f"{run_file} already ran all {total} cycles; pass --cycles N "
+                               f"with N > {total} to extend it")
+        err.print(f"[dim]resuming {_escape(str(run_file))} at cycle {state.cycle + 1} of {total}, "
+                  f"t = {state.time:.6g} s[/]", highlight=False)
+        summary = _run_with_progress(sim, path, overwrite, progress and err.is_terminal)
+    except KmcAldError as error:
+        raise _fail(error) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: the run file keeps every completed cycle")
+        raise typer.Exit(130) from None
+    _print_summary(sim, summary, path)
+
+
+def _run_with_progress(sim, path: Path, overwrite: bool, show: bool):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -143,7 +178,7 @@ def _run_with_progress(sim, path: Path, overwrite: bool, sets: tuple[str, ...], 
             bar.update(ph, description=p.phase_name[:14], completed=100 * p.phase_fraction,
                        info=f"t={p.time:.4g} s  {cov}")
 
-        return sim.run(path, overwrite=overwrite, progress=report, overrides=sets)
+        return sim.run(path, overwrite=overwrite, progress=report)
 
 
 def _print_summary(sim, summary, path: Path) -> None:

@@ -96,6 +96,7 @@ class Simulation:
                            np.zeros(self.mechanism.n_events, dtype=np.int64))
         self.solver = ExactSolver(self.lattice, self.mechanism, self.rates, self.seed)
         self.backend = "cpu"
+        self._history = None  # the earlier run this one resumes, if any
 
     def coverage(self) -> np.ndarray:
         """Fraction of surface sites holding each species (index 0: empty)."""
@@ -104,18 +105,56 @@ class Simulation:
         return counts / self.lattice.n_surface_sites
 
     def run(self, output: str | Path | None = None, *, overwrite: bool = False,
-            progress: Callable[[Progress], None] | None = None,
-            overrides: tuple[str, ...] = ()) -> RunSummary:
-        """Run every remaining cycle of the recipe; write the run file if ``output`` is given."""
+            progress: Callable[[Progress], None] | None = None) -> RunSummary:
+        """Run every remaining cycle of the recipe; write the run file if ``output`` is given.
+
+        A resumed simulation (:meth:`resume`) writes the earlier run's rows first, so the new
+        file holds the whole run.
+        """
         if output is None:
             return self._run(None, progress)
         from kmc_ald.io.runfile import RunFileWriter
 
-        with RunFileWriter(output, scenario_text=self.scenario.text, overrides=overrides,
-                           lattice=self.lattice, mechanism=self.mechanism, rates=self.rates,
-                           solver=self.solver.name, backend=self.backend, seed=self.seed,
-                           overwrite=overwrite) as writer:
+        history = self._history
+        with RunFileWriter(output, scenario_text=self.scenario.text,
+                           overrides=self.scenario.overrides, lattice=self.lattice,
+                           mechanism=self.mechanism, rates=self.rates, solver=self.solver.name,
+                           backend=self.backend, seed=self.seed, overwrite=overwrite,
+                           resumed_from=None if history is None else history.path) as writer:
+            if history is not None:
+                writer.add_history(history)
             return self._run(writer, progress)
+
+    @classmethod
+    def resume(cls, path: str | Path, overrides: tuple[str, ...] = ()) -> Simulation:
+        """The run stored in a run file, continued from its checkpoint, bit-identically.
+
+        Args:
+            path: A run file with a checkpoint (at least one flushed cycle).
+            overrides: Extra ``PATH=VALUE`` overrides, e.g. ``("recipe.cycles=200",)`` to extend
+                a finished run. Changing anything but the number of cycles breaks the identity
+                with an uninterrupted run, and is the caller's responsibility.
+        """
+        from kmc_ald.errors import RunFileError
+        from kmc_ald.io.runfile import read_run
+        from kmc_ald.scenario.load import loads_scenario
+
+        run = read_run(path)
+        cp = run.checkpoint
+        if cp is None:
+            raise RunFileError(f"{path} holds no checkpoint (no cycle was completed and "
+                               "flushed); run the scenario again instead")
+        scenario = loads_scenario(run.scenario, f"{path}:parameters/scenario",
+                                  (*run.overrides, *overrides))
+        sim = cls(scenario, seed=int(run.provenance["seed"]))
+        if cp["occupation"].shape != sim.state.occupation.shape:
+            raise RunFileError(f"{path}: the checkpoint has {cp['occupation'].size} sites but "
+                               f"the scenario builds {sim.state.occupation.size}")
+        sim.state = State(cp["occupation"].astype(np.uint8), cp["event_counts"].astype(np.int64),
+                          float(cp["time"]), int(cp["counter"]), int(cp["events"]),
+                          int(cp["cycle"]), int(cp["phase"]))
+        sim._history = run
+        return sim
 
     def _run(self, writer, progress) -> RunSummary:
         recipe, rates, state = self.scenario.recipe, self.rates, self.state

@@ -52,6 +52,7 @@ class RunFileWriter:
 
     def __init__(self, path: str | Path, *, scenario_text: str, overrides: tuple[str, ...],
                  lattice, mechanism, rates, solver: str, backend: str, seed: int,
+                 resumed_from: str | None = None,
                  overwrite: bool = False, flush_rows: int = 4096, flush_seconds: float = 1.0):
         self.path = Path(path)
         if self.path.exists() and not overwrite:
@@ -74,6 +75,8 @@ class RunFileWriter:
         self._n_species = len(mechanism.species)
         self._n_events = mechanism.n_events
         self._create(scenario_text, overrides, lattice, mechanism, rates, solver, backend, seed)
+        if resumed_from is not None:
+            self._f["kmc_ald/provenance"].attrs["resumed_from"] = str(resumed_from)
         self._f.swmr_mode = True
 
     # -- layout -----------------------------------------------------------------------------
@@ -164,6 +167,20 @@ class RunFileWriter:
         return ds
 
     # -- appending ----------------------------------------------------------------------------
+    def add_history(self, run: Run) -> None:
+        """Copy the rows of an earlier run up to its checkpoint (the start of a resumed run)."""
+        cp = run.checkpoint
+        keep = (run.coverage_step <= cp["events"]) & (run.coverage_time <= cp["time"])
+        for step, t, value in zip(run.coverage_step[keep], run.coverage_time[keep],
+                                  run.coverage[keep]):
+            self._cov.append((int(step), float(t), value))
+        rows = run.phases["cycle"] < cp["cycle"]
+        for k in np.flatnonzero(rows):
+            self._phases.append((int(run.phases["cycle"][k]), str(run.phases["phase"][k]),
+                                 float(run.phases["t_start"][k]), float(run.phases["t_end"][k]),
+                                 run.phases["events"][k]))
+        self.flush()
+
     def add_coverage(self, step: int, t: float, value: np.ndarray) -> None:
         self._cov.append((step, t, np.asarray(value, dtype=float)))
         if len(self._cov) >= self._flush_rows:
@@ -265,6 +282,7 @@ class Run:
 
     path: Path
     scenario: str
+    overrides: tuple[str, ...]
     provenance: dict[str, Any]
     species: tuple[str, ...]
     events: tuple[str, ...]
@@ -303,7 +321,9 @@ def read_run(path: str | Path) -> Run:
                                     for p in phases["phase"]], dtype=object)
         cp = f["kmc_ald/checkpoint"]
         checkpoint = ({k: cp[k][()] for k in cp} if int(cp["valid"][()]) else None)
-        return Run(path=path, scenario=f["parameters/scenario"][()].decode(), provenance=prov,
+        text = f["parameters/scenario"]
+        return Run(path=path, scenario=text[()].decode(),
+                   overrides=tuple(text.attrs.get("overrides", ())), provenance=prov,
                    species=tuple(cov["value"].attrs["species"]),
                    events=tuple(ph["events"].attrs["events"]),
                    coverage_step=cov["step"][()], coverage_time=cov["time"][()],

@@ -217,6 +217,7 @@ def loads_scenario(text: str, name: str = "<scenario>", overrides: tuple[str, ..
         raise source.error(problems)
     scenario._source = source
     scenario._text = text
+    scenario._overrides = tuple(overrides)
     return scenario
 
 

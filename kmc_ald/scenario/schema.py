@@ -281,11 +281,17 @@ class Scenario(Strict):
     output: Output = Output()
     _source: Any = PrivateAttr(default=None)
     _text: str = PrivateAttr(default="")
+    _overrides: tuple[str, ...] = PrivateAttr(default=())
 
     @property
     def text(self) -> str:
         """The scenario file as the user wrote it (stored in the run file)."""
         return self._text
+
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        """The ``--set PATH=VALUE`` overrides applied on top of :attr:`text`."""
+        return self._overrides
 
     def problems(self, problems: list) -> Exception:
         """A ScenarioError for ``(loc, value, message)`` problems, pointing into the file."""

@@ -115,3 +115,13 @@ def test_a_second_run_does_not_compile_again(tmp_path):
     for _ in range(2):  # the first process may compile (fresh checkout); the second must not
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "1"]
+
+
+def test_resume_extends_a_finished_run(tmp_path):
+    first, second = tmp_path / "a.h5", tmp_path / "b.h5"
+    assert invoke("run", "al2o3_tma_h2o", "-o", str(first), "--cycles", "2").exit_code == 0
+    result = invoke("resume", str(first), "-o", str(second))
+    assert result.exit_code == 5 and "already ran all 2 cycles" in result.output
+    result = invoke("resume", str(first), "-o", str(second), "--cycles", "3")
+    assert result.exit_code == 0, result.output
+    assert read_run(second).phases["cycle"].tolist() == [0] * 4 + [1] * 4 + [2] * 4

@@ -23,7 +23,7 @@ def demo_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("run") / "demo.h5"
     sc = load_scenario(ROOT / "scenarios/al2o3_tma_h2o.yaml", ("recipe.cycles=3",))
     sim = Simulation(sc)
-    summary = sim.run(path, overrides=("recipe.cycles=3",))
+    summary = sim.run(path)
     return path, sim, summary
 
 
@@ -112,3 +112,21 @@ def test_a_killed_run_leaves_a_readable_file_up_to_the_last_flush(tmp_path):
     assert n >= 20
     assert run.coverage.shape[0] >= 1 + 10 * n  # at least every sample of every written cycle
     assert run.checkpoint is not None and run.checkpoint["cycle"] == run.phases["cycle"][-1] + 1
+
+
+def test_resuming_a_run_file_continues_it_bit_identically(tmp_path):
+    """Run 2 cycles to a file, resume it to 5: same as 5 cycles at once, rows and state."""
+    scenario_path = ROOT / "scenarios/al2o3_tma_h2o.yaml"
+    whole = Simulation(load_scenario(scenario_path, ("recipe.cycles=5",)))
+    whole.run(tmp_path / "whole.h5")
+    Simulation(load_scenario(scenario_path, ("recipe.cycles=2",))).run(tmp_path / "part.h5")
+    resumed = Simulation.resume(tmp_path / "part.h5", ("recipe.cycles=5",))
+    assert resumed.state.cycle == 2
+    resumed.run(tmp_path / "resumed.h5")
+    a, b = read_run(tmp_path / "whole.h5"), read_run(tmp_path / "resumed.h5")
+    np.testing.assert_array_equal(a.coverage, b.coverage)
+    np.testing.assert_array_equal(a.coverage_time, b.coverage_time)
+    np.testing.assert_array_equal(a.phases["events"], b.phases["events"])
+    for key in ("occupation", "counter", "time", "events", "cycle"):
+        np.testing.assert_array_equal(a.checkpoint[key], b.checkpoint[key])
+    assert b.provenance["resumed_from"] == str(tmp_path / "part.h5")
