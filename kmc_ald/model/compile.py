@@ -58,6 +58,16 @@ class Mechanism:
         return int(self.footprint.max(initial=0))
 
     @property
+    def neighbour_dependent(self) -> np.ndarray:
+        """bool [n_species]: whether the rates of a site holding each species can change when a
+        neighbour changes (it starts a two-site event, counts bonds, or has a footprint)."""
+        out = np.zeros(len(self.species), dtype=np.bool_)
+        for e in range(self.n_events):
+            if self.n_sites[e] > 1 or self.count_mask[e] or self.footprint[e]:
+                out[self.site_in[e, 0]] = True
+        return out
+
+    @property
     def interaction_range(self) -> int:
         """Neighbour hops within which a site's state can change another site's rates."""
         if self.max_footprint:

@@ -169,7 +169,8 @@ def _build_tree(tree, first_leaf, occ, site_type, nb, near, near_count, ev_order
 @njit(cache=True, nogil=True)
 def _advance(occ, site_type, nb, near, near_count, reach_width, ev_order, ev_offset, n_sites,
              site_in, site_out, count_mask, footprint, block_mask, rate, tree, first_leaf,
-             event_counts, clock, counter, key0, key1, t_stop, end_of_phase, max_events):
+             event_counts, clock, counter, key0, key1, t_stop, end_of_phase, max_events,
+             neighbour_dependent):
     """Execute events until the clock would pass t_stop, or max_events are done.
 
     ``clock`` (float64[1], time of the last event or phase start [s]) and ``event_counts``
@@ -230,8 +231,8 @@ def _advance(occ, site_type, nb, near, near_count, reach_width, ev_order, ev_off
                 break
             for m in range(-1, reach_width):
                 y = x if m < 0 else near[x, m]
-                if y < 0:
-                    continue
+                if y < 0 or (m >= 0 and not neighbour_dependent[occ[y]]):
+                    continue  # a site whose events ignore its neighbours keeps its rate
                 r = _site_rate(y, occ, site_type, nb, near, near_count, ev_order, ev_offset,
                                n_sites, site_in, count_mask, footprint, block_mask, rate)
                 if r != tree[first_leaf + y]:
@@ -260,6 +261,7 @@ class ExactSolver:
             depth += 1
         self._first_leaf = (ARITY**depth - 1) // (ARITY - 1)  # nodes above the leaf level
         self._tree = np.zeros(self._first_leaf + ARITY**depth)
+        self._neighbour_dependent = mechanism.neighbour_dependent
         self._nb = np.ascontiguousarray(lattice.neighbours)
         self._site_type = np.ascontiguousarray(lattice.site_type)
         self._phase = -1
@@ -291,7 +293,8 @@ class ExactSolver:
             self._reach_width, m.event_order, m.event_offset, m.n_sites, m.site_in, m.site_out,
             m.count_mask, m.footprint, m.block_mask, self._rate, self._tree, self._first_leaf,
             state.event_counts, clock, np.int64(state.counter), np.uint64(self.key[0]),
-            np.uint64(self.key[1]), float(t_stop), bool(end_of_phase), int(max_events))
+            np.uint64(self.key[1]), float(t_stop), bool(end_of_phase), int(max_events),
+            self._neighbour_dependent)
         state.time = float(clock[0])
         state.counter = int(counter)
         state.events += int(executed)
