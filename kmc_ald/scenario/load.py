@@ -145,12 +145,11 @@ def _problem_from(err: dict, data: Any) -> Problem:
     return Problem(loc, err.get("input"), msg)
 
 
-_yaml = YAML(typ="rt")  # round-trip loader: YAML 1.2 scalars, and line numbers on every node
-
-
 def _read_yaml(text: str, name: str) -> Any:
+    # A round-trip loader reads YAML 1.2 scalars and keeps line numbers on every node. One per
+    # call: ruamel's loaders keep parser state and are not safe to share between threads.
     try:
-        return _yaml.load(text)
+        return YAML(typ="rt").load(text)
     except MarkedYAMLError as err:
         mark = err.problem_mark
         line = mark.line + 1 if mark else None
