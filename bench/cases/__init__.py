@@ -1,0 +1,1 @@
+"""Benchmark cases: each module exposes ``run(sizes, log)`` returning a list of result rows."""
