@@ -98,20 +98,33 @@ def run(scenario: ScenarioArg,
             raise BackendUnavailableError(f"backend 'gpu' was requested but cannot run: "
                                           f"{reason}. Use --backend cpu or auto.")
         path = output or Path(sc.output.file or f"{Path(scenario).stem}.h5")
-        if path.exists() and not overwrite:
-            from kmc_ald.errors import RunFileError
-            raise RunFileError(f"{path} exists; choose another output with -o, or pass "
-                               "--overwrite to replace it")
+        _refuse_existing(path, overwrite)
         err.print(f"[dim]kmc-ald {__version__}: {_escape(sc.title)}[/]", highlight=False)
         err.print("[dim]backend: cpu (exact solver; numba compiles it on the first run only)[/]",
                   highlight=False)
         from kmc_ald.engine.simulation import Simulation
         sim = Simulation(sc)
+    except KmcAldError as error:
+        raise _fail(error) from None
+    _run_and_report(sim, path, overwrite, progress)
+
+
+def _refuse_existing(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        from kmc_ald.errors import RunFileError
+        raise RunFileError(f"{path} exists; choose another output with -o, or pass "
+                           "--overwrite to replace it")
+
+
+def _run_and_report(sim, path: Path, overwrite: bool, progress: bool) -> None:
+    """Run with a progress bar on a terminal, then print the summary tables."""
+    try:
         summary = _run_with_progress(sim, path, overwrite, progress and err.is_terminal)
     except KmcAldError as error:
         raise _fail(error) from None
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]: the run file keeps every completed cycle")
+        err.print("[yellow]interrupted[/]: the run file keeps every flushed cycle; continue it "
+                  f"with: kmc-ald resume {_escape(str(path))}", highlight=False)
         raise typer.Exit(130) from None
     _print_summary(sim, summary, path)
 
@@ -132,9 +145,7 @@ def resume(run_file: Annotated[Path, typer.Argument(help="Run file to continue f
         if path.resolve() == run_file.resolve():
             raise RunFileError("the resumed run needs a new file (-o); the old one is read "
                                "while the new one is written")
-        if path.exists() and not overwrite:
-            raise RunFileError(f"{path} exists; choose another output with -o, or pass "
-                               "--overwrite to replace it")
+        _refuse_existing(path, overwrite)
         from kmc_ald.engine.simulation import Simulation
         sim = Simulation.resume(run_file, () if cycles is None else (f"recipe.cycles={cycles}",))
         state, total = sim.state, sim.scenario.recipe.cycles
@@ -143,13 +154,9 @@ def resume(run_file: Annotated[Path, typer.Argument(help="Run file to continue f
                                f"with N > {total} to extend it")
         err.print(f"[dim]resuming {_escape(str(run_file))} at cycle {state.cycle + 1} of {total}, "
                   f"t = {state.time:.6g} s[/]", highlight=False)
-        summary = _run_with_progress(sim, path, overwrite, progress and err.is_terminal)
     except KmcAldError as error:
         raise _fail(error) from None
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]: the run file keeps every completed cycle")
-        raise typer.Exit(130) from None
-    _print_summary(sim, summary, path)
+    _run_and_report(sim, path, overwrite, progress)
 
 
 def _run_with_progress(sim, path: Path, overwrite: bool, show: bool):

@@ -141,18 +141,24 @@ def _choose_channel(i, u, occ, site_type, nb, near, near_count, ev_order, ev_off
 
 
 @njit(inline="always", **KERNEL)
+def _node_sum(tree, k):
+    """Sum of node k's ARITY children, added in a fixed order: a node's value depends only on
+    the leaves below it, so incremental updates equal a rebuild bit for bit."""
+    c = ARITY * k + 1
+    acc = 0.0
+    for j in range(ARITY):
+        acc += tree[c + j]
+    return acc
+
+
+@njit(inline="always", **KERNEL)
 def _tree_set(tree, first_leaf, i, value):
-    """Set leaf i and recompute its ancestors; each node is the sum of its ARITY children,
-    added in a fixed order, so incremental updates equal a rebuild bit for bit."""
+    """Set leaf i and recompute its ancestors."""
     k = first_leaf + i
     tree[k] = value
     while k > 0:
         k = (k - 1) // ARITY
-        c = ARITY * k + 1
-        acc = 0.0
-        for j in range(ARITY):
-            acc += tree[c + j]
-        tree[k] = acc
+        tree[k] = _node_sum(tree, k)
 
 
 @njit(**KERNEL)
@@ -164,11 +170,7 @@ def _build_tree(tree, first_leaf, occ, site_type, nb, near, near_count, ev_order
                                           ev_offset, n_sites, site_in, count_mask, footprint,
                                           block_mask, rate)
     for k in range(first_leaf - 1, -1, -1):
-        c = ARITY * k + 1
-        acc = 0.0
-        for j in range(ARITY):
-            acc += tree[c + j]
-        tree[k] = acc
+        tree[k] = _node_sum(tree, k)
 
 
 @njit(**KERNEL)
