@@ -27,6 +27,11 @@ err = Console(stderr=True)
 _state = {"traceback": False}
 
 
+class SolverChoice(StrEnum):
+    exact = "exact"
+    parallel = "parallel"
+
+
 class BackendChoice(StrEnum):
     auto = "auto"
     cpu = "cpu"
@@ -78,8 +83,12 @@ def run(scenario: ScenarioArg,
         cycles: Annotated[int | None, typer.Option(min=1, help="Number of ALD cycles "
                                                    "(recipe.cycles).")] = None,
         overrides: SetOpt = None,
-        backend: Annotated[BackendChoice, typer.Option(case_sensitive=False,
-                                                       help="Where to run.")] = BackendChoice.auto,
+        solver: Annotated[SolverChoice | None, typer.Option(
+            case_sensitive=False, help="exact (serial, the reference) or parallel (sublattice "
+            "sweeps; GPU or CPU); default: run.solver.")] = None,
+        backend: Annotated[BackendChoice | None, typer.Option(
+            case_sensitive=False, help="Where the parallel solver runs; auto uses the GPU when "
+            "CuPy finds one; default: run.backend.")] = None,
         overwrite: Annotated[bool, typer.Option(help="Replace an existing run file.")] = False,
         progress: Annotated[bool, typer.Option(help="Show a progress bar (on a terminal).")
                             ] = True) -> None:
@@ -89,21 +98,19 @@ def run(scenario: ScenarioArg,
         sets.append(f"run.seed={seed}")
     if cycles is not None:
         sets.append(f"recipe.cycles={cycles}")
+    if solver is not None:
+        sets.append(f"run.solver={solver.value}")
+    if backend is not None:
+        sets.append(f"run.backend={backend.value}")
     try:
         sc = _load(scenario, sets)
-        if backend == BackendChoice.gpu or sc.run.backend == "gpu":
-            from kmc_ald.engine.backends.base import gpu_unavailable_reason
-            from kmc_ald.errors import BackendUnavailableError
-            reason = gpu_unavailable_reason() or "the GPU solver is not part of this version"
-            raise BackendUnavailableError(f"backend 'gpu' was requested but cannot run: "
-                                          f"{reason}. Use --backend cpu or auto.")
         path = output or Path(sc.output.file or f"{Path(scenario).stem}.h5")
         _refuse_existing(path, overwrite)
         err.print(f"[dim]kmc-ald {__version__}: {_escape(sc.title)}[/]", highlight=False)
-        err.print("[dim]backend: cpu (exact solver; numba compiles it on the first run only)[/]",
-                  highlight=False)
         from kmc_ald.engine.simulation import Simulation
         sim = Simulation(sc)
+        err.print(f"[dim]solver: {sim.solver.name}, backend: {sim.backend} (numba compiles the "
+                  "CPU kernels on the first run only)[/]", highlight=False)
     except KmcAldError as error:
         raise _fail(error) from None
     _run_and_report(sim, path, overwrite, progress)

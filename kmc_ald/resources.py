@@ -1,4 +1,4 @@
-"""Where files shipped with kmc-ald live: bundled scenarios (and, later, kernels).
+"""Where files shipped with kmc-ald live: bundled scenarios and the CUDA kernel sources.
 
 In an installed wheel they sit inside the package (``kmc_ald/scenarios``); in a source checkout
 they are the repository's top-level folders. This module is the only place that knows.
@@ -13,6 +13,11 @@ _PACKAGE = Path(__file__).resolve().parent
 def _find(name: str) -> Path:
     inside = _PACKAGE / name
     return inside if inside.is_dir() else _PACKAGE.parent / name
+
+
+def kernel_dir() -> Path:
+    """The kernel sources (``*.cu``, and shared headers under ``kmc_ald/``)."""
+    return _find("kernels")
 
 
 def scenario_dir() -> Path:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# Stream ids: the fourth counter word. Mirrored in kernels/kmc_ald/streams.cuh (a test checks).
 STREAM_EXACT = 1  # event selection and waiting times of the exact solver
+STREAM_SWEEP = 2  # one word per site per sweep of the parallel solver
 
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)

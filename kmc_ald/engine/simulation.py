@@ -77,25 +77,38 @@ class Simulation:
         scenario: A validated scenario (kmc_ald.scenario.load.load_scenario).
         seed: Overrides ``run.seed`` for the random stream (the substrate's site types stay
             placed by ``run.seed``, so replicas differ in kinetics, not in the surface).
-        solver: Only ``"exact"`` for now.
+        solver: ``"exact"`` (serial BKL, the reference) or ``"parallel"`` (sublattice sweeps on
+            a backend); overrides ``run.solver``.
+        backend: ``"auto"``, ``"cpu"`` or ``"gpu"`` for the parallel solver; overrides
+            ``run.backend``. The exact solver always runs on the CPU.
     """
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, solver: str | None = None):
-        from kmc_ald.engine.solvers.exact import ExactSolver
-
+    def __init__(self, scenario: Scenario, seed: int | None = None, solver: str | None = None,
+                 backend: str | None = None):
         self.scenario = scenario
         self.seed = scenario.run.seed if seed is None else int(seed)
-        solver = solver or scenario.run.solver
-        if solver != "exact":
-            from kmc_ald.errors import ScenarioError
-            raise ScenarioError(f"solver {solver!r} is not available (available: exact)")
         self.lattice = lattice_for(scenario)
         self.mechanism = compile_mechanism(scenario)
         self.rates = compile_rates(scenario, self.mechanism, self.lattice)
         self.state = State(initial_occupation(scenario, self.mechanism, self.lattice),
                            np.zeros(self.mechanism.n_events, dtype=np.int64))
-        self.solver = ExactSolver(self.lattice, self.mechanism, self.rates, self.seed)
-        self.backend = "cpu"
+        solver = solver or scenario.run.solver
+        backend = backend or scenario.run.backend
+        if solver == "exact":
+            if backend == "gpu":
+                from kmc_ald.errors import BackendUnavailableError
+                raise BackendUnavailableError("the exact solver runs on the CPU only; use the "
+                                              "parallel solver (--solver parallel) on a GPU")
+            from kmc_ald.engine.solvers.exact import ExactSolver
+            self.solver = ExactSolver(self.lattice, self.mechanism, self.rates, self.seed)
+            self.backend = "cpu"
+        else:
+            from kmc_ald.engine.backends.base import select_backend
+            from kmc_ald.engine.solvers.parallel import ParallelSolver
+            device = select_backend(backend)
+            self.solver = ParallelSolver(self.lattice, self.mechanism, self.rates, self.seed,
+                                         device, scenario.run.step_probability)
+            self.backend = device.name
         self._history = None  # the earlier run this one resumes, if any
 
     def coverage(self) -> np.ndarray:

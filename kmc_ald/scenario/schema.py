@@ -258,9 +258,16 @@ class Recipe(Strict):
 
 
 class Run(Strict):
+    """How to run: the random seed, the solver, where it runs, and the parallel solver's accuracy.
+
+    ``step_probability`` is the parallel solver's one accuracy knob: the largest probability that
+    a site changes in one sweep (its bias grows linearly with it; the exact solver ignores it).
+    """
+
     seed: int = Field(default=0, ge=0, lt=2**64)
-    solver: Literal["exact"] = "exact"
+    solver: Literal["exact", "parallel"] = "exact"
     backend: Literal["auto", "cpu", "gpu"] = "auto"
+    step_probability: float = Field(default=0.05, gt=0, le=1)
 
 
 class Output(Strict):

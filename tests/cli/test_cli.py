@@ -81,9 +81,15 @@ def test_gpu_backend_without_a_gpu_exits_3_with_the_reason():
     from kmc_ald.engine.backends.base import gpu_unavailable_reason
     if gpu_unavailable_reason() is None:
         pytest.skip("a GPU is available here")
-    result = invoke("run", LANGMUIR, "--backend", "gpu")
+    result = invoke("run", LANGMUIR, "--solver", "parallel", "--backend", "gpu")
     assert result.exit_code == 3
     assert "backend 'gpu' was requested but cannot run" in result.output
+
+
+def test_the_exact_solver_on_a_gpu_is_refused_with_the_alternative():
+    result = invoke("run", LANGMUIR, "--backend", "gpu")
+    assert result.exit_code == 3
+    assert "the exact solver runs on the CPU only" in result.output
 
 
 def test_info_and_scenarios():

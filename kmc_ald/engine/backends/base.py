@@ -1,9 +1,60 @@
-"""Backend availability: which devices can run here, and if not, why not.
+"""Where the parallel solver's sweeps run, and which of those places can run here.
 
-CuPy is optional (``pip install kmc-ald[gpu]``) and imported only inside these functions, so that
-machines without it never pay for (or fail on) the import.
+A backend owns device-resident copies of the lattice tables and the occupation of every replica,
+and executes one conflict-free sweep at a time. It knows no chemistry: events arrive as integer
+thresholds compiled on the host, so every backend makes the same choices for the same seed.
+CuPy is optional (``pip install kmc-ald[gpu]``) and imported only inside functions.
 """
 from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import numpy as np
+
+from kmc_ald.errors import BackendUnavailableError
+
+_log = logging.getLogger("kmc_ald")
+
+
+@dataclass(frozen=True, eq=False)
+class DeviceProblem:
+    """Everything a sweep reads, as host arrays (shapes in the comments; r = replicas)."""
+
+    members: np.ndarray  # int32 [n_sites]: sites grouped by update class
+    class_offsets: np.ndarray  # int64 [n_classes + 1]
+    site_type: np.ndarray  # uint8 [n_sites]
+    neighbours: np.ndarray  # int32 [n_sites, degree]
+    near: np.ndarray  # int32 [n_sites, width]: sites by hop distance (footprints)
+    near_count: np.ndarray  # int32 [n_sites, max footprint + 1]
+    event_order: np.ndarray  # int32 [e]
+    event_offset: np.ndarray  # int32 [n_species + 1]
+    event_sites: np.ndarray  # int32 [e]
+    site_in: np.ndarray  # int32 [e, 2]
+    site_out: np.ndarray  # int32 [e, 2]
+    count_mask: np.ndarray  # uint64 [e]
+    footprint: np.ndarray  # int32 [e]
+    block_mask: np.ndarray  # uint64 [e]
+    keys: np.ndarray  # uint32 [r, 2]: Philox key of each replica
+
+    @property
+    def n_replicas(self) -> int:
+        return int(self.keys.shape[0])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_offsets) - 1
+
+
+class Backend(Protocol):
+    name: ClassVar[str]  # "cpu", "gpu", ...: recorded in the run file
+
+    def load(self, problem: DeviceProblem, occupation: np.ndarray) -> None: ...
+    def set_thresholds(self, thresholds: np.ndarray) -> None: ...  # uint32 [e, types, degree+1]
+    def sweeps(self, first_step: int, n_steps: int) -> None: ...  # every class, in order
+    def occupation(self) -> np.ndarray: ...  # uint8 [r, n_sites], host copy
+    def event_counts(self) -> np.ndarray: ...  # int64 [r, e] since load, host copy
 
 
 def gpu_unavailable_reason() -> str | None:
@@ -27,4 +78,22 @@ def describe_gpu() -> str:
     import cupy
     props = cupy.cuda.runtime.getDeviceProperties(0)
     name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    return f"available: {name} (CuPy {cupy.__version__}); the GPU solver is not built yet"
+    return f"available: {name} (CuPy {cupy.__version__})"
+
+
+def select_backend(choice: str) -> Backend:
+    """The backend for ``auto|cpu|gpu``; auto prefers the GPU and logs why it did not use it."""
+    from kmc_ald.engine.backends.cpu import NumbaBackend
+
+    if choice == "cpu":
+        return NumbaBackend()
+    reason = gpu_unavailable_reason()
+    if reason is None:
+        from kmc_ald.engine.backends.gpu import CupyBackend
+        return CupyBackend()
+    if choice == "gpu":
+        raise BackendUnavailableError(
+            f"backend 'gpu' was requested but cannot run: {reason}. Use --backend cpu, or "
+            "--backend auto to fall back automatically.")
+    _log.info("backend: cpu (gpu unavailable: %s)", reason)
+    return NumbaBackend()

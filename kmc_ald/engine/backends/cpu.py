@@ -1,0 +1,116 @@
+"""The CPU backend of the parallel solver: a numba twin of ``kernels/sweep.cu``.
+
+Same integers, same order of channels, same Philox words as the CUDA kernel, so the two give
+identical lattices and event counts (tests compare them bit for bit through the host shim).
+Replicas are independent, so they run in parallel threads (``prange``); within a replica the
+classes and their members run in order.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from kmc_ald.engine.backends.base import DeviceProblem
+from kmc_ald.engine.rng import STREAM_SWEEP, philox4x32_10
+
+_M32 = np.uint64(0xFFFFFFFF)
+
+
+@njit(inline="always", nogil=True, cache=True, _nrt=False)
+def _attempt(i, o, u, site_type, nb, near, near_count, ev_order, ev_offset, ev_sites, site_in,
+             count_mask, footprint, block_mask, thr):
+    """The channel site i executes for the 32-bit word u: (event, partner or -1), or (-1, -1)."""
+    s = o[i]
+    degree = nb.shape[1]
+    acc = np.uint64(0)
+    for k in range(ev_offset[s], ev_offset[s + 1]):
+        e = ev_order[k]
+        f = footprint[e]
+        if f > 0:
+            blocked = False
+            for m in range(near_count[i, f]):
+                if (block_mask[e] >> np.uint64(o[near[i, m]])) & np.uint64(1):
+                    blocked = True
+                    break
+            if blocked:
+                continue
+        n = 0
+        cm = count_mask[e]
+        if cm != 0:
+            for d in range(degree):
+                n += np.int64((cm >> np.uint64(o[nb[i, d]])) & np.uint64(1))
+        t = np.uint64(thr[e, site_type[i], n])
+        if t == 0:
+            continue
+        if ev_sites[e] == 1:
+            acc += t
+            if u < acc:
+                return e, -1
+        else:
+            sj = site_in[e, 1]
+            for d in range(degree):
+                if o[nb[i, d]] != sj:
+                    continue
+                acc += t
+                if u < acc:
+                    return e, nb[i, d]
+    return -1, -1
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def _sweeps(first_step, n_steps, members, class_offsets, occ, site_type, nb, near, near_count,
+            ev_order, ev_offset, ev_sites, site_in, site_out, count_mask, footprint, block_mask,
+            thr, counts, keys):
+    for r in prange(occ.shape[0]):
+        _replica_sweeps(r, first_step, n_steps, members, class_offsets, occ, site_type, nb, near,
+                        near_count, ev_order, ev_offset, ev_sites, site_in, site_out, count_mask,
+                        footprint, block_mask, thr, counts, keys)
+
+
+@njit(nogil=True, cache=True, _nrt=False)
+def _replica_sweeps(r, first_step, n_steps, members, class_offsets, occ, site_type, nb, near,
+                    near_count, ev_order, ev_offset, ev_sites, site_in, site_out, count_mask,
+                    footprint, block_mask, thr, counts, keys):
+    o = occ[r]
+    k0, k1 = keys[r, 0], keys[r, 1]
+    for step in range(first_step, first_step + n_steps):
+        c_lo = np.uint64(step) & _M32
+        c_hi = np.uint64(step) >> np.uint64(32)
+        for c in range(class_offsets.shape[0] - 1):
+            for k in range(class_offsets[c], class_offsets[c + 1]):
+                i = members[k]
+                u = philox4x32_10(c_lo, c_hi, i, STREAM_SWEEP, k0, k1)[0]
+                e, j = _attempt(i, o, u, site_type, nb, near, near_count, ev_order, ev_offset,
+                                ev_sites, site_in, count_mask, footprint, block_mask, thr)
+                if e >= 0:
+                    o[i] = site_out[e, 0]
+                    if j >= 0:
+                        o[j] = site_out[e, 1]
+                    counts[r, e] += 1
+
+
+class NumbaBackend:
+    """Sweeps on the CPU with numba; replicas in parallel threads."""
+
+    name = "cpu"
+
+    def load(self, problem: DeviceProblem, occupation: np.ndarray) -> None:
+        self.p = problem
+        self._occ = np.ascontiguousarray(occupation, dtype=np.uint8).copy()
+        self._counts = np.zeros((problem.n_replicas, len(problem.event_sites)), dtype=np.uint64)
+
+    def set_thresholds(self, thresholds: np.ndarray) -> None:
+        self._thr = np.ascontiguousarray(thresholds, dtype=np.uint32)
+
+    def sweeps(self, first_step: int, n_steps: int) -> None:
+        p = self.p
+        _sweeps(np.int64(first_step), np.int64(n_steps), p.members, p.class_offsets, self._occ,
+                p.site_type, p.neighbours, p.near, p.near_count, p.event_order, p.event_offset,
+                p.event_sites, p.site_in, p.site_out, p.count_mask, p.footprint, p.block_mask,
+                self._thr, self._counts, p.keys)
+
+    def occupation(self) -> np.ndarray:
+        return self._occ.copy()
+
+    def event_counts(self) -> np.ndarray:
+        return self._counts.astype(np.int64)

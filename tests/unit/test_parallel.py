@@ -1,0 +1,98 @@
+"""The parallel solver: one algorithm, identical on every backend, conflict-free, resumable."""
+import numpy as np
+import pytest
+
+from kmc_ald.engine.backends.cpu import NumbaBackend
+from kmc_ald.engine.simulation import Simulation
+from kmc_ald.engine.solvers.parallel import ParallelSolver, max_site_rate, thresholds
+from kmc_ald.surfaces.builders import SUBSTRATES, build_lattice
+from kmc_ald.surfaces.coloring import update_classes
+from tests.support.hostshim import HostShimBackend
+from tests.support.models import scenario
+from tests.unit.test_exact import RICH
+
+LATTICES = [("square", 12), ("triangular", 12), ("honeycomb", 9), ("square", 10)]
+
+
+def rich(lattice="triangular", size=12, **kw):
+    return scenario(RICH, lattice=lattice, size=size, duration="3 s", **kw)
+
+
+def run_backend(backend, sc, replicas=1, seed=5):
+    sim = Simulation(sc, seed=seed, solver="exact")  # only for its lattice and tables
+    solver = ParallelSolver(sim.lattice, sim.mechanism, sim.rates, seed, backend,
+                            step_probability=0.3, replicas=replicas)
+    solver.start_phase(sim.state, 0)
+    backend.sweeps(0, 600)
+    return backend.occupation(), backend.event_counts()
+
+
+@pytest.mark.parametrize(("lattice", "size"), LATTICES)
+def test_numba_twin_and_cuda_source_give_identical_trajectories(lattice, size):
+    """numba == kernels/sweep.cu on the CPU, with every class's members forwards and reversed."""
+    sc = rich(lattice, size)
+    occ_numba, counts_numba = run_backend(NumbaBackend(), sc, replicas=2)
+    for reverse in (False, True):
+        occ_shim, counts_shim = run_backend(HostShimBackend(reverse=reverse), sc, replicas=2)
+        np.testing.assert_array_equal(occ_shim, occ_numba)
+        np.testing.assert_array_equal(counts_shim, counts_numba)
+    assert counts_numba.sum() > 500  # the comparison covered a lot of events of every kind
+    assert np.all(counts_numba.sum(axis=0) > 0)
+
+
+def test_each_replica_equals_the_same_seed_run_alone():
+    sc = rich()
+    batch_occ, batch_counts = run_backend(NumbaBackend(), sc, replicas=3, seed=40)
+    for r in range(3):
+        occ, counts = run_backend(NumbaBackend(), sc, replicas=1, seed=40 + r)
+        np.testing.assert_array_equal(batch_occ[r], occ[0])
+        np.testing.assert_array_equal(batch_counts[r], counts[0])
+    assert not np.array_equal(batch_occ[0], batch_occ[1])
+
+
+@pytest.mark.parametrize("kind", sorted(SUBSTRATES))
+@pytest.mark.parametrize("interaction_range", [0, 1, 2])
+def test_update_classes_are_conflict_free_on_every_substrate(kind, interaction_range):
+    lattice = build_lattice(kind, (12, 10))
+    classes = update_classes(lattice, interaction_range)
+    near, _ = lattice.shells(classes.separation - 1)
+    same = (near >= 0) & (classes.class_of[np.maximum(near, 0)] == classes.class_of[:, None])
+    assert not same.any()
+    assert np.array_equal(np.sort(classes.members), np.arange(lattice.n_sites))
+    assert classes.offsets[-1] == lattice.n_sites
+
+
+def test_thresholds_bound_every_sites_probability():
+    sim = Simulation(rich(), seed=1, solver="exact")
+    rate = sim.rates.rate[0]
+    r_max = max_site_rate(rate, sim.mechanism, sim.lattice.degree)
+    thr = thresholds(rate, 1.0 / r_max)
+    degree = sim.lattice.degree
+    for s in range(len(sim.mechanism.species)):
+        events = sim.mechanism.event_order[sim.mechanism.event_offset[s]:
+                                           sim.mechanism.event_offset[s + 1]]
+        worst = sum(int(thr[e].max()) * (degree if sim.mechanism.n_sites[e] > 1 else 1)
+                    for e in events)
+        assert worst <= 2**32
+
+
+def test_parallel_runs_resume_bit_identically():
+    whole = Simulation(rich(cycles=4), seed=9, solver="parallel", backend="cpu")
+    whole.run()
+    first = Simulation(rich(cycles=2), seed=9, solver="parallel", backend="cpu")
+    first.run()
+    resumed = Simulation(rich(cycles=4), seed=9, solver="parallel", backend="cpu")
+    resumed.state = first.state.copy()
+    resumed.run()
+    np.testing.assert_array_equal(resumed.state.occupation, whole.state.occupation)
+    np.testing.assert_array_equal(resumed.state.event_counts, whole.state.event_counts)
+    assert resumed.state.counter == whole.state.counter and resumed.state.time == whole.state.time
+
+
+def test_parallel_trajectory_does_not_depend_on_sampling():
+    a = Simulation(rich(samples=1), seed=3, solver="parallel", backend="cpu")
+    b = Simulation(rich(samples=37), seed=3, solver="parallel", backend="cpu")
+    a.run()
+    b.run()
+    np.testing.assert_array_equal(a.state.occupation, b.state.occupation)
+    assert a.state.time == b.state.time == 3.0
