@@ -12,6 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -89,6 +90,9 @@ def run(scenario: ScenarioArg,
         backend: Annotated[BackendChoice | None, typer.Option(
             case_sensitive=False, help="Where the parallel solver runs; auto uses the GPU when "
             "CuPy finds one; default: run.backend.")] = None,
+        replicas: Annotated[int, typer.Option(
+            min=1, help="Independent copies of the surface, run together (parallel solver); "
+            "the summary gives mean ± standard error.")] = 1,
         overwrite: Annotated[bool, typer.Option(help="Replace an existing run file.")] = False,
         progress: Annotated[bool, typer.Option(help="Show a progress bar (on a terminal).")
                             ] = True) -> None:
@@ -108,7 +112,7 @@ def run(scenario: ScenarioArg,
         _refuse_existing(path, overwrite)
         err.print(f"[dim]kmc-ald {__version__}: {_escape(sc.title)}[/]", highlight=False)
         from kmc_ald.engine.simulation import Simulation
-        sim = Simulation(sc)
+        sim = Simulation(sc, replicas=replicas)
         err.print(f"[dim]solver: {sim.solver.name}, backend: {sim.backend} (numba compiles the "
                   "CPU kernels on the first run only)[/]", highlight=False)
     except KmcAldError as error:
@@ -188,7 +192,8 @@ def _run_with_progress(sim, path: Path, overwrite: bool, show: bool):
                        / len(recipe.phases), refresh=False)
             cov = ""
             if p.coverage is not None:
-                cov = " ".join(f"{n}={c:.3f}" for n, c in zip(names[1:4], p.coverage[1:4]))
+                mean = p.coverage if p.coverage.ndim == 1 else p.coverage.mean(axis=0)
+                cov = " ".join(f"{n}={c:.3f}" for n, c in zip(names[1:4], mean[1:4]))
             bar.update(ph, description=p.phase_name[:14], completed=100 * p.phase_fraction,
                        info=f"t={p.time:.4g} s  {cov}")
 
@@ -198,22 +203,31 @@ def _run_with_progress(sim, path: Path, overwrite: bool, show: bool):
 def _print_summary(sim, summary, path: Path) -> None:
     state = summary.state
     out.print(f"[bold]{_escape(sim.scenario.title)}[/]")
+    final = summary.coverage[-1]
     table = Table()
     table.add_column("species")
-    table.add_column("final coverage [ML]", justify="right")
-    for name, value in zip(summary.species, summary.coverage[-1]):
-        table.add_row(name, f"{value:.4f}")
+    if final.ndim == 1:
+        table.add_column("final coverage [ML]", justify="right")
+        for name, value in zip(summary.species, final):
+            table.add_row(name, f"{value:.4f}")
+    else:
+        table.add_column(f"final coverage [ML], mean ± s.e. of {final.shape[0]} replicas",
+                         justify="right")
+        sem = final.std(axis=0, ddof=1) / np.sqrt(final.shape[0])
+        for name, value, err_ in zip(summary.species, final.mean(axis=0), sem):
+            table.add_row(name, f"{value:.4f} ± {err_:.4f}")
     out.print(table)
+    counts = state.event_counts if state.event_counts.ndim == 1 else state.event_counts.sum(axis=0)
     events = Table(show_header=True)
     events.add_column("event")
-    events.add_column("executed", justify="right")
-    for name, n in zip(summary.event_names, state.event_counts):
+    events.add_column("executed" + (" (all replicas)" if final.ndim > 1 else ""), justify="right")
+    for name, n in zip(summary.event_names, counts):
         events.add_row(name, f"{int(n):,}")
     out.print(events)
     from kmc_ald.engine.simulation import gas_exchange
-    exchange = gas_exchange(sim.mechanism, state.event_counts)
+    exchange = gas_exchange(sim.mechanism, counts)
     if exchange:
-        per = sim.lattice.area / 100 * max(state.cycle, 1)  # nm² x cycles
+        per = sim.lattice.area / 100 * max(state.cycle, 1) * sim.replicas  # nm² x cycles
         gases = Table()
         for column in ("gas", "consumed", "released", "consumed /nm²/cycle", "released /nm²/cycle"):
             gases.add_column(column, justify="left" if column == "gas" else "right")

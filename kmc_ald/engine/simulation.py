@@ -81,18 +81,30 @@ class Simulation:
             a backend); overrides ``run.solver``.
         backend: ``"auto"``, ``"cpu"`` or ``"gpu"`` for the parallel solver; overrides
             ``run.backend``. The exact solver always runs on the CPU.
+        replicas: Independent copies of the surface run together (parallel solver only);
+            replica r uses seed + r and equals that seed run alone. With more than one, the
+            state, coverages and event counts gain a replica axis after the sample axis.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None, solver: str | None = None,
-                 backend: str | None = None):
+                 backend: str | None = None, replicas: int = 1):
         self.scenario = scenario
         self.seed = scenario.run.seed if seed is None else int(seed)
         self.lattice = lattice_for(scenario)
         self.mechanism = compile_mechanism(scenario)
         self.rates = compile_rates(scenario, self.mechanism, self.lattice)
-        self.state = State(initial_occupation(scenario, self.mechanism, self.lattice),
-                           np.zeros(self.mechanism.n_events, dtype=np.int64))
+        self.replicas = int(replicas)
+        occupation = initial_occupation(scenario, self.mechanism, self.lattice)
+        counts = np.zeros(self.mechanism.n_events, dtype=np.int64)
+        if self.replicas > 1:
+            occupation = np.repeat(occupation[None], self.replicas, axis=0)
+            counts = np.zeros((self.replicas, self.mechanism.n_events), dtype=np.int64)
+        self.state = State(occupation, counts)
         solver = solver or scenario.run.solver
+        if self.replicas > 1 and solver != "parallel":
+            from kmc_ald.errors import ScenarioError
+            raise ScenarioError(f"replicas = {self.replicas} needs the parallel solver (the "
+                                "exact solver runs one surface; run it once per seed instead)")
         backend = backend or scenario.run.backend
         if solver == "exact":
             if backend == "gpu":
@@ -107,14 +119,17 @@ class Simulation:
             from kmc_ald.engine.solvers.parallel import ParallelSolver
             device = select_backend(backend)
             self.solver = ParallelSolver(self.lattice, self.mechanism, self.rates, self.seed,
-                                         device, scenario.run.step_probability)
+                                         device, scenario.run.step_probability, self.replicas)
             self.backend = device.name
         self._history = None  # the earlier run this one resumes, if any
 
     def coverage(self) -> np.ndarray:
-        """Fraction of surface sites holding each species (index 0: empty)."""
-        surface = self.state.occupation[self.lattice.layer == 0]
-        counts = np.bincount(surface, minlength=len(self.mechanism.species))
+        """Fraction of surface sites holding each species (index 0: empty), per replica."""
+        n_species = len(self.mechanism.species)
+        surface = self.state.occupation[..., self.lattice.layer == 0].reshape(
+            -1, self.lattice.n_surface_sites)
+        counts = np.stack([np.bincount(s, minlength=n_species) for s in surface])
+        counts = counts[0] if self.state.occupation.ndim == 1 else counts
         return counts / self.lattice.n_surface_sites
 
     def run(self, output: str | Path | None = None, *, overwrite: bool = False,
@@ -132,7 +147,8 @@ class Simulation:
         with RunFileWriter(output, scenario_text=self.scenario.text,
                            overrides=self.scenario.overrides, lattice=self.lattice,
                            mechanism=self.mechanism, rates=self.rates, solver=self.solver.name,
-                           backend=self.backend, seed=self.seed, overwrite=overwrite,
+                           backend=self.backend, seed=self.seed, replicas=self.replicas,
+                           overwrite=overwrite,
                            resumed_from=None if history is None else history.path) as writer:
             if history is not None:
                 writer.add_history(history)
@@ -159,10 +175,12 @@ class Simulation:
                                "flushed); run the scenario again instead")
         scenario = loads_scenario(run.scenario, f"{path}:parameters/scenario",
                                   (*run.overrides, *overrides))
-        sim = cls(scenario, seed=int(run.provenance["seed"]))
+        sim = cls(scenario, seed=int(run.provenance["seed"]), solver=run.provenance["solver"],
+                  replicas=int(run.provenance.get("replicas", 1)))
         if cp["occupation"].shape != sim.state.occupation.shape:
-            raise RunFileError(f"{path}: the checkpoint has {cp['occupation'].size} sites but "
-                               f"the scenario builds {sim.state.occupation.size}")
+            raise RunFileError(f"{path}: the checkpoint holds {cp['occupation'].shape} sites "
+                               f"(replicas x sites) but the scenario builds "
+                               f"{sim.state.occupation.shape}")
         sim.state = State(cp["occupation"].astype(np.uint8), cp["event_counts"].astype(np.int64),
                           float(cp["time"]), int(cp["counter"]), int(cp["events"]),
                           int(cp["cycle"]), int(cp["phase"]))
@@ -173,7 +191,7 @@ class Simulation:
         recipe, rates, state = self.scenario.recipe, self.rates, self.state
         n_samples = self.scenario.output.samples_per_phase
         summary = RunSummary(self.mechanism.species, self.mechanism.event_names,
-                             np.zeros(0), np.zeros((0, len(self.mechanism.species))),
+                             np.zeros(0), np.zeros((0, *self.coverage().shape)),
                              state=state)
         times, values = [], []
 
@@ -220,6 +238,6 @@ class Simulation:
                     writer.end_cycle(state)
         finally:
             summary.coverage_time = np.array(times)
-            summary.coverage = np.array(values).reshape(len(times), len(self.mechanism.species))
+            summary.coverage = np.array(values).reshape(len(times), *self.coverage().shape)
             summary.wall_time = time.perf_counter() - wall0
         return summary

@@ -52,7 +52,7 @@ class RunFileWriter:
 
     def __init__(self, path: str | Path, *, scenario_text: str, overrides: tuple[str, ...],
                  lattice, mechanism, rates, solver: str, backend: str, seed: int,
-                 resumed_from: str | None = None,
+                 replicas: int = 1, resumed_from: str | None = None,
                  overwrite: bool = False, flush_rows: int = 4096, flush_seconds: float = 1.0):
         self.path = Path(path)
         if self.path.exists() and not overwrite:
@@ -72,6 +72,9 @@ class RunFileWriter:
         self._checkpoint = None
         self._cov: list[tuple[int, float, np.ndarray]] = []
         self._phases: list[tuple[int, str, float, float, np.ndarray]] = []
+        # one extra axis for replicas, after the sample axis, when there is more than one
+        self._replicas = replicas
+        self._replica_axis = (replicas,) if replicas > 1 else ()
         self._n_species = len(mechanism.species)
         self._n_events = mechanism.n_events
         self._create(scenario_text, overrides, lattice, mechanism, rates, solver, backend, seed)
@@ -97,15 +100,17 @@ class RunFileWriter:
         cov = f.create_group("observables/coverage")
         self._series(cov, "step", np.int64, (), "1", "events executed")
         self._series(cov, "time", np.float64, (), "s", "simulated time")
-        v = self._series(cov, "value", np.float64, (self._n_species,), "1",
-                         "occupied sites of each species / surface sites")
+        v = self._series(cov, "value", np.float64, (*self._replica_axis, self._n_species), "1",
+                         "occupied sites of each species / surface sites"
+                         + (" (axes: sample, replica, species)" if self._replica_axis else ""))
         v.attrs["species"] = _strings(mechanism.species)
 
         k = f.create_group("kmc_ald")
         prov = k.create_group("provenance")
         for key, value in {
             "package": "kmc-ald", "version": __version__, "solver": solver, "backend": backend,
-            "seed": str(seed), "host": socket.gethostname(), "platform": platform.platform(),
+            "seed": str(seed), "replicas": int(self._replicas), "host": socket.gethostname(),
+            "platform": platform.platform(),
             "python": platform.python_version(), "numpy": np.__version__,
             "numba": _version("numba"), "h5py": h5py.__version__,
             "start": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -121,8 +126,9 @@ class RunFileWriter:
         self._series(ph, "phase", _STR, (), "", "phase name")
         self._series(ph, "t_start", np.float64, (), "s", "phase start")
         self._series(ph, "t_end", np.float64, (), "s", "phase end")
-        ev = self._series(ph, "events", np.int64, (self._n_events,), "1",
-                          "events executed in the phase, per event type")
+        ev = self._series(ph, "events", np.int64, (*self._replica_axis, self._n_events), "1",
+                          "events executed in the phase, per event type"
+                          + (" (axes: row, replica, event)" if self._replica_axis else ""))
         ev.attrs["events"] = _strings(mechanism.event_names)
 
         lat = k.create_group("lattice")
@@ -149,9 +155,10 @@ class RunFileWriter:
             mech.create_dataset(name, data=data).attrs["units"] = "molecules per event"
 
         cp = k.create_group("checkpoint")
-        cp.create_dataset("occupation", data=np.zeros(lattice.n_sites, np.uint8),
-                          compression="gzip", shuffle=True)
-        cp.create_dataset("event_counts", data=np.zeros(self._n_events, np.int64))
+        cp.create_dataset("occupation", data=np.zeros((*self._replica_axis, lattice.n_sites),
+                                                      np.uint8), compression="gzip", shuffle=True)
+        cp.create_dataset("event_counts", data=np.zeros((*self._replica_axis, self._n_events),
+                                                        np.int64))
         for name, dtype in (("time", np.float64), ("counter", np.int64), ("events", np.int64),
                             ("cycle", np.int64), ("phase", np.int64), ("valid", np.int8)):
             cp.create_dataset(name, data=np.zeros((), dtype))

@@ -96,3 +96,26 @@ def test_parallel_trajectory_does_not_depend_on_sampling():
     b.run()
     np.testing.assert_array_equal(a.state.occupation, b.state.occupation)
     assert a.state.time == b.state.time == 3.0
+
+
+def test_a_replica_ensemble_run_file_resumes_and_matches_single_runs(tmp_path):
+    """Replicas through Simulation, the run file (replica axis) and resume."""
+    ensemble = Simulation(rich(cycles=2), seed=20, solver="parallel", backend="cpu", replicas=3)
+    summary = ensemble.run(tmp_path / "ens.h5")
+    assert summary.coverage.shape[1:] == (3, 4)
+    alone = Simulation(rich(cycles=2), seed=21, solver="parallel", backend="cpu")
+    alone.run()
+    np.testing.assert_array_equal(ensemble.state.occupation[1], alone.state.occupation)
+    np.testing.assert_array_equal(ensemble.state.event_counts[1], alone.state.event_counts)
+    resumed = Simulation.resume(tmp_path / "ens.h5", ("recipe.cycles=3",))
+    assert resumed.replicas == 3 and resumed.solver.name == "parallel"
+    resumed.run(tmp_path / "more.h5")
+    longer = Simulation(rich(cycles=3), seed=20, solver="parallel", backend="cpu", replicas=3)
+    longer.run()
+    np.testing.assert_array_equal(resumed.state.occupation, longer.state.occupation)
+
+
+def test_replicas_need_the_parallel_solver():
+    from kmc_ald.errors import ScenarioError
+    with pytest.raises(ScenarioError, match="replicas = 4 needs the parallel solver"):
+        Simulation(rich(), solver="exact", replicas=4)
