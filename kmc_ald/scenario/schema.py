@@ -267,7 +267,7 @@ class Run(Strict):
     seed: int = Field(default=0, ge=0, lt=2**64)
     solver: Literal["exact", "parallel"] = "exact"
     backend: Literal["auto", "cpu", "gpu"] = "auto"
-    step_probability: float = Field(default=0.05, gt=0, le=1)
+    step_probability: float = Field(default=0.02, gt=0, le=1)
 
 
 class Output(Strict):

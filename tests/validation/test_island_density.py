@@ -15,9 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
+from kmc_ald.analysis.clusters import island_density
 from kmc_ald.engine.simulation import Simulation
 from tests.support.models import scenario
 
@@ -39,18 +38,6 @@ REPLICAS = 12
 REFERENCE = {1e5: 5.44e-3, 1e6: 2.56e-3, 1e7: 1.17e-3}  # independent KMC, 2048^2, 8 seeds
 REFERENCE_CHI = 0.334  # slope of -log N vs log(D/F) through the reference values
 ALLOWANCE = 0.02  # relative: the reference's own uncertainty (see the test) and lattice size
-
-
-def island_density(occupation: np.ndarray, neighbours: np.ndarray) -> float:
-    """Connected clusters (nearest-neighbour, periodic) of >= 2 atoms, per site."""
-    occupied = occupation > 0
-    i = np.repeat(np.arange(len(occupation)), neighbours.shape[1])
-    j = neighbours.ravel()
-    keep = occupied[i] & occupied[j]
-    graph = coo_matrix((np.ones(keep.sum()), (i[keep], j[keep])), shape=(len(occupation),) * 2)
-    _, label = connected_components(graph, directed=False)
-    sizes = np.bincount(label[occupied])
-    return np.count_nonzero(sizes >= 2) / len(occupation)
 
 
 def test_island_count_on_a_hand_made_configuration():

@@ -35,10 +35,11 @@ from kmc_ald.engine.backends.base import Backend, DeviceProblem
 from kmc_ald.engine.rng import split_seed
 from kmc_ald.engine.state import State
 from kmc_ald.model.compile import Mechanism, RateTables
+from kmc_ald.scenario.schema import Run
 from kmc_ald.surfaces.coloring import update_classes
 from kmc_ald.surfaces.lattice import Lattice
 
-DEFAULT_STEP_PROBABILITY = 0.05
+DEFAULT_STEP_PROBABILITY = Run.model_fields["step_probability"].default
 _TWO32 = float(2**32)
 
 

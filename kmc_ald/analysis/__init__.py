@@ -1,0 +1,1 @@
+"""Analysis of lattice states: clusters and their statistics."""
