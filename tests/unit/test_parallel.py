@@ -119,3 +119,19 @@ def test_replicas_need_the_parallel_solver():
     from kmc_ald.errors import ScenarioError
     with pytest.raises(ScenarioError, match="replicas = 4 needs the parallel solver"):
         Simulation(rich(), solver="exact", replicas=4)
+
+
+def test_the_numba_backend_gives_the_same_result_on_any_number_of_threads():
+    import numba
+
+    sc = rich("square", 12)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = run_backend(NumbaBackend(), sc, replicas=3)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = run_backend(NumbaBackend(), sc, replicas=3)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one[0], many[0])
+    np.testing.assert_array_equal(one[1], many[1])

@@ -2,13 +2,14 @@
 
 Same integers, same order of channels, same Philox words as the CUDA kernel, so the two give
 identical lattices and event counts (tests compare them bit for bit through the host shim).
-Replicas are independent, so they run in parallel threads (``prange``); within a replica the
-classes and their members run in order.
+Within a sweep the classes run in order; the (replica, member) work items of one class run in
+parallel threads (``prange``), each thread counting events apart, so the result does not depend
+on the number of threads.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, get_thread_id, njit, prange
 
 from kmc_ald.engine.backends.base import DeviceProblem
 from kmc_ald.engine.rng import STREAM_SWEEP, philox4x32_10
@@ -60,44 +61,53 @@ def _attempt(i, o, u, site_type, nb, near, near_count, ev_order, ev_offset, ev_s
 @njit(parallel=True, nogil=True, cache=True)
 def _sweeps(first_step, n_steps, members, class_offsets, occ, site_type, nb, near, near_count,
             ev_order, ev_offset, ev_sites, site_in, site_out, count_mask, footprint, block_mask,
-            thr, counts, keys):
-    for r in prange(occ.shape[0]):
-        _replica_sweeps(r, first_step, n_steps, members, class_offsets, occ, site_type, nb, near,
-                        near_count, ev_order, ev_offset, ev_sites, site_in, site_out, count_mask,
-                        footprint, block_mask, thr, counts, keys)
-
-
-@njit(nogil=True, cache=True, _nrt=False)
-def _replica_sweeps(r, first_step, n_steps, members, class_offsets, occ, site_type, nb, near,
-                    near_count, ev_order, ev_offset, ev_sites, site_in, site_out, count_mask,
-                    footprint, block_mask, thr, counts, keys):
-    o = occ[r]
-    k0, k1 = keys[r, 0], keys[r, 1]
+            thr, counts, keys, chunks):
+    """Sweep every class in order, n_steps times; the (replica, member) work items of a class run
+    in parallel chunks. ``counts`` is [threads, replicas, events]: each thread counts apart."""
+    n_replicas = occ.shape[0]
     for step in range(first_step, first_step + n_steps):
         c_lo = np.uint64(step) & _M32
         c_hi = np.uint64(step) >> np.uint64(32)
         for c in range(class_offsets.shape[0] - 1):
-            for k in range(class_offsets[c], class_offsets[c + 1]):
-                i = members[k]
-                u = philox4x32_10(c_lo, c_hi, i, STREAM_SWEEP, k0, k1)[0]
-                e, j = _attempt(i, o, u, site_type, nb, near, near_count, ev_order, ev_offset,
-                                ev_sites, site_in, count_mask, footprint, block_mask, thr)
-                if e >= 0:
-                    o[i] = site_out[e, 0]
-                    if j >= 0:
-                        o[j] = site_out[e, 1]
-                    counts[r, e] += 1
+            lo = class_offsets[c]
+            n = class_offsets[c + 1] - lo
+            work = n * n_replicas
+            n_chunks = min(work, chunks)
+            for chunk in prange(n_chunks):
+                tid = get_thread_id()
+                for w in range(chunk * work // n_chunks, (chunk + 1) * work // n_chunks):
+                    r = w // n
+                    _attempt_and_apply(members[lo + w - r * n], r, c_lo, c_hi, occ[r], site_type,
+                                       nb, near, near_count, ev_order, ev_offset, ev_sites,
+                                       site_in, site_out, count_mask, footprint, block_mask, thr,
+                                       counts[tid, r], keys[r, 0], keys[r, 1])
+
+
+@njit(inline="always", nogil=True, cache=True, _nrt=False)
+def _attempt_and_apply(i, r, c_lo, c_hi, o, site_type, nb, near, near_count, ev_order, ev_offset,
+                       ev_sites, site_in, site_out, count_mask, footprint, block_mask, thr, counts,
+                       k0, k1):
+    u = philox4x32_10(c_lo, c_hi, i, STREAM_SWEEP, k0, k1)[0]
+    e, j = _attempt(i, o, u, site_type, nb, near, near_count, ev_order, ev_offset, ev_sites,
+                    site_in, count_mask, footprint, block_mask, thr)
+    if e >= 0:
+        o[i] = site_out[e, 0]
+        if j >= 0:
+            o[j] = site_out[e, 1]
+        counts[e] += 1
 
 
 class NumbaBackend:
-    """Sweeps on the CPU with numba; replicas in parallel threads."""
+    """Sweeps on the CPU with numba, the members of each class spread over the threads."""
 
     name = "cpu"
 
     def load(self, problem: DeviceProblem, occupation: np.ndarray) -> None:
         self.p = problem
         self._occ = np.ascontiguousarray(occupation, dtype=np.uint8).copy()
-        self._counts = np.zeros((problem.n_replicas, len(problem.event_sites)), dtype=np.uint64)
+        self._threads = get_num_threads()
+        self._counts = np.zeros((self._threads, problem.n_replicas, len(problem.event_sites)),
+                                dtype=np.uint64)
 
     def set_thresholds(self, thresholds: np.ndarray) -> None:
         self._thr = np.ascontiguousarray(thresholds, dtype=np.uint32)
@@ -107,10 +117,10 @@ class NumbaBackend:
         _sweeps(np.int64(first_step), np.int64(n_steps), p.members, p.class_offsets, self._occ,
                 p.site_type, p.neighbours, p.near, p.near_count, p.event_order, p.event_offset,
                 p.event_sites, p.site_in, p.site_out, p.count_mask, p.footprint, p.block_mask,
-                self._thr, self._counts, p.keys)
+                self._thr, self._counts, p.keys, np.int64(16 * self._threads))
 
     def occupation(self) -> np.ndarray:
         return self._occ.copy()
 
     def event_counts(self) -> np.ndarray:
-        return self._counts.astype(np.int64)
+        return self._counts.sum(axis=0).astype(np.int64)
