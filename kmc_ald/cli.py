@@ -295,8 +295,11 @@ def info() -> None:
     import numba
     table.add_row("CPU threads", f"{numba.config.NUMBA_NUM_THREADS} (numba, "
                   f"layer {numba.config.THREADING_LAYER})")
-    table.add_row("backend cpu", "available (exact solver)")
+    table.add_row("backend cpu", "available (exact solver; parallel solver on numba)")
     table.add_row("backend gpu", _escape(describe_gpu()))
+    import shutil
+    nvcc = shutil.which("nvcc")
+    table.add_row("nvcc", nvcc or "not found (only needed to check the kernels offline)")
     out.print(table)
 
 
