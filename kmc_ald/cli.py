@@ -273,6 +273,20 @@ def check(scenario: ScenarioArg, overrides: SetOpt = None) -> None:
             table.add_row(event if t == 0 else "", site_type,
                           *(f"{rates.rate[p, e, t, 0]:.4g}" for p in range(len(rates.phase_names))))
     out.print(table)
+    if sc.run.solver == "parallel":
+        from kmc_ald.model.compile import sweep_schedule
+        from kmc_ald.surfaces.coloring import update_classes
+        classes = update_classes(lattice, mech.interaction_range, bool(mech.n_sites.max() > 1))
+        plural = "es" if classes.n_classes != 1 else ""
+        out.print(f"parallel solver: {classes.n_classes} update class{plural} (members "
+                  f">= {classes.separation} hops apart), step_probability "
+                  f"{sc.run.step_probability:g}", highlight=False)
+        for p, name in enumerate(rates.phase_names):
+            sweeps, tau, r_max = sweep_schedule(rates, p, mech, lattice.degree,
+                                                sc.run.step_probability)
+            detail = (f"{sweeps:>13,} sweeps x {tau:.3g} s  (R_max {r_max:.3g} 1/s)"
+                      if sweeps else "no sweeps: nothing can happen")
+            out.print(f"  {name:<12} {detail}", highlight=False)
 
 
 @app.command()

@@ -26,6 +26,7 @@ from kmc_ald.surfaces.lattice import Lattice
 from kmc_ald.units import KB_EV_PER_K, hertz_knudsen_flux
 
 MAX_SPECIES = 63  # species sets are 64-bit masks in the solvers
+_TWO32 = float(2**32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,3 +210,37 @@ def initial_occupation(scenario: Scenario, mechanism: Mechanism, lattice: Lattic
     for site_type, species in scenario.substrate.initial.items():
         occupation[lattice.site_type == names.index(site_type)] = mechanism.species.index(species)
     return occupation
+
+
+def max_site_rate(rate: np.ndarray, mechanism: Mechanism, degree: int) -> float:
+    """An upper bound of any site's total rate [1/s] for one phase's rate table [e, t, n]."""
+    per_event = rate.reshape(rate.shape[0], -1).max(axis=1) * np.where(mechanism.n_sites > 1,
+                                                                        degree, 1)
+    bound = 0.0
+    for s in range(len(mechanism.species)):
+        events = mechanism.event_order[mechanism.event_offset[s]:mechanism.event_offset[s + 1]]
+        bound = max(bound, float(per_event[events].sum()))
+    return bound
+
+
+def thresholds(rate: np.ndarray, tau: float) -> np.ndarray:
+    """Integer thresholds floor(k * tau * 2^32) (uint32): the probability of a channel per step."""
+    scaled = np.floor(rate * tau * _TWO32)
+    if scaled.max(initial=0.0) >= _TWO32:
+        raise ValueError("a channel probability k * tau reached 1; lower step_probability")
+    return scaled.astype(np.uint32)
+
+
+def sweep_schedule(rates: RateTables, phase: int, mechanism: Mechanism, degree: int,
+                   step_probability: float) -> tuple[int, float, float]:
+    """The parallel solver's time steps for one phase: (sweeps, tau [s], R_max [1/s]).
+
+    tau is the largest step with R_max * tau <= step_probability that divides the phase into
+    whole sweeps; a phase in which nothing can happen takes no sweeps (tau is then infinite).
+    """
+    r_max = max_site_rate(rates.rate[phase], mechanism, degree)
+    duration = float(rates.durations[phase])
+    if r_max <= 0.0:
+        return 0, float("inf"), 0.0
+    sweeps = max(1, int(np.ceil(duration * r_max / step_probability)))
+    return sweeps, duration / sweeps, r_max

@@ -35,6 +35,14 @@ def test_check_shows_lattice_species_and_rates():
     assert "adsorption" in result.output and "desorption" in result.output
 
 
+def test_check_shows_the_parallel_solvers_schedule():
+    """R_max = k_a = 2 1/s, p = 0.02: tau = 0.01 s, so a 5 s phase takes 500 sweeps."""
+    result = invoke("check", LANGMUIR, "--set", "run.solver=parallel")
+    assert result.exit_code == 0, result.output
+    assert "update classes" in result.output
+    assert "500 sweeps x 0.01 s" in result.output
+
+
 def test_check_accepts_a_bundled_scenario_name():
     assert invoke("check", "al2o3_tma_h2o").exit_code == 0
 
@@ -104,7 +112,8 @@ def test_info_and_scenarios():
 def test_help_and_check_do_not_load_the_compiled_engine():
     """--help and check must answer at once: no numba (JIT) and no h5py on those paths."""
     code = ("import sys; from typer.testing import CliRunner; from kmc_ald.cli import app; "
-            f"r = CliRunner().invoke(app, ['check', {LANGMUIR!r}]); assert r.exit_code == 0; "
+            f"r = CliRunner().invoke(app, ['check', {LANGMUIR!r}, '--set', 'run.solver=parallel']); "
+            "assert r.exit_code == 0; "
             "print(sorted(m for m in ('numba', 'h5py') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

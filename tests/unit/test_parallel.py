@@ -4,7 +4,8 @@ import pytest
 
 from kmc_ald.engine.backends.cpu import NumbaBackend
 from kmc_ald.engine.simulation import Simulation
-from kmc_ald.engine.solvers.parallel import ParallelSolver, max_site_rate, thresholds
+from kmc_ald.engine.solvers.parallel import ParallelSolver
+from kmc_ald.model.compile import max_site_rate, thresholds
 from kmc_ald.surfaces.builders import SUBSTRATES, build_lattice
 from kmc_ald.surfaces.coloring import update_classes
 from tests.support.hostshim import HostShimBackend

@@ -34,32 +34,12 @@ import numpy as np
 from kmc_ald.engine.backends.base import Backend, DeviceProblem
 from kmc_ald.engine.rng import split_seed
 from kmc_ald.engine.state import State
-from kmc_ald.model.compile import Mechanism, RateTables
+from kmc_ald.model.compile import Mechanism, RateTables, sweep_schedule, thresholds
 from kmc_ald.scenario.schema import Run
 from kmc_ald.surfaces.coloring import update_classes
 from kmc_ald.surfaces.lattice import Lattice
 
 DEFAULT_STEP_PROBABILITY = Run.model_fields["step_probability"].default
-_TWO32 = float(2**32)
-
-
-def max_site_rate(rate: np.ndarray, mechanism: Mechanism, degree: int) -> float:
-    """An upper bound of any site's total rate [1/s] for one phase's rate table [e, t, n]."""
-    per_event = rate.reshape(rate.shape[0], -1).max(axis=1) * np.where(mechanism.n_sites > 1,
-                                                                        degree, 1)
-    bound = 0.0
-    for s in range(len(mechanism.species)):
-        events = mechanism.event_order[mechanism.event_offset[s]:mechanism.event_offset[s + 1]]
-        bound = max(bound, float(per_event[events].sum()))
-    return bound
-
-
-def thresholds(rate: np.ndarray, tau: float) -> np.ndarray:
-    """Integer thresholds floor(k * tau * 2^32) (uint32): the probability of a channel per step."""
-    scaled = np.floor(rate * tau * _TWO32)
-    if scaled.max(initial=0.0) >= _TWO32:
-        raise ValueError("a channel probability k * tau reached 1; lower step_probability")
-    return scaled.astype(np.uint32)
 
 
 def near_tables(lattice: Lattice, max_footprint: int) -> tuple[np.ndarray, np.ndarray]:
@@ -102,11 +82,9 @@ class ParallelSolver:
     def start_phase(self, state: State, phase: int) -> None:
         """Choose the phase's time step, load its thresholds and the state's occupation."""
         rate = self.rates.rate[phase]
-        duration = float(self.rates.durations[phase])
-        r_max = max_site_rate(rate, self.mechanism, self.lattice.degree)
-        self.steps_in_phase = (max(1, math.ceil(duration * r_max / self.step_probability))
-                               if r_max > 0 else 0)
-        self.tau = duration / self.steps_in_phase if self.steps_in_phase else math.inf
+        self.steps_in_phase, self.tau, _ = sweep_schedule(self.rates, phase, self.mechanism,
+                                                          self.lattice.degree,
+                                                          self.step_probability)
         self._phase, self._t0, self._done = phase, state.time, 0
         occupation = state.occupation if state.occupation.ndim == 2 else state.occupation[None]
         self.backend.load(self.problem, np.broadcast_to(occupation, (self.replicas,
