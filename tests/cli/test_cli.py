@@ -39,7 +39,7 @@ def test_check_shows_the_parallel_solvers_schedule():
     """R_max = k_a = 2 1/s, p = 0.02: tau = 0.01 s, so a 5 s phase takes 500 sweeps."""
     result = invoke("check", LANGMUIR, "--set", "run.solver=parallel")
     assert result.exit_code == 0, result.output
-    assert "update classes" in result.output
+    assert "1 update class (members >= 1 hops apart)" in result.output  # no interactions
     assert "500 sweeps x 0.01 s" in result.output
 
 
