@@ -1,7 +1,8 @@
 // One sweep of one conflict-free update class: every member site, in every replica, makes one
-// attempt. With u a 32-bit Philox word keyed by (step, site, stream) and the replica's key, the
-// site executes the first channel whose cumulative threshold exceeds u, or nothing (a null
-// event). A channel's threshold is floor(k * tau * 2^32): its probability per sweep is k * tau.
+// attempt. With u a 64-bit number from one Philox block keyed by (step, site, stream) and the
+// replica's key, the site executes the first channel whose cumulative threshold exceeds u, or
+// nothing (a null event). A channel's threshold is floor(k * tau * 2^64): its probability per
+// sweep is k * tau, resolved to 2^-64, so rates many orders below the fastest are not lost.
 // Channels are enumerated in the order of the exact solver (events of the site's species in
 // compiled order; for two-site events, neighbours in table order).
 //
@@ -35,7 +36,7 @@ KMC_KERNEL void sweep_class(
     const int32_t* KMC_RESTRICT site_in, const int32_t* KMC_RESTRICT site_out,  // [event][2]
     const uint64_t* KMC_RESTRICT count_mask, const int32_t* KMC_RESTRICT footprint,
     const uint64_t* KMC_RESTRICT block_mask,
-    const uint32_t* KMC_RESTRICT thresholds, int32_t n_types,           // [event][type][degree+1]
+    const uint64_t* KMC_RESTRICT thresholds, int32_t n_types,           // [event][type][degree+1]
     uint64_t* KMC_RESTRICT event_counts, int32_t n_events,              // [replica][event]
     const uint32_t* KMC_RESTRICT key0, const uint32_t* KMC_RESTRICT key1,   // [replica]
     uint32_t step_lo, uint32_t step_hi)
@@ -47,9 +48,10 @@ KMC_KERNEL void sweep_class(
         uint8_t* o = occupation + r * n_sites;
         const int32_t* nb = neighbours + (int64_t)i * degree;
         const uint32_t s = o[i];
-        const uint64_t u = kmc_philox4x32_10(step_lo, step_hi, (uint32_t)i, KMC_STREAM_SWEEP,
-                                             key0[r], key1[r]).x;
-        uint64_t acc = 0;  // cumulative threshold; 64 bits so the sum cannot wrap
+        const kmc_u32x4 rnd = kmc_philox4x32_10(step_lo, step_hi, (uint32_t)i, KMC_STREAM_SWEEP,
+                                                key0[r], key1[r]);
+        const uint64_t u = ((uint64_t)rnd.x << 32) | (uint64_t)rnd.y;
+        uint64_t acc = 0;  // cumulative threshold: at most step_probability * 2^64, no wrap
         int32_t chosen = -1, partner = -1;
         for (int32_t k = event_offset[s]; k < event_offset[s + 1] && chosen < 0; ++k) {
             const int32_t e = event_order[k];
@@ -62,7 +64,7 @@ KMC_KERNEL void sweep_class(
             if (cm) {
                 for (int32_t d = 0; d < degree; ++d) n += (int32_t)((cm >> o[nb[d]]) & 1ull);
             }
-            const uint32_t t = thresholds[((int64_t)e * n_types + site_type[i]) * (degree + 1) + n];
+            const uint64_t t = thresholds[((int64_t)e * n_types + site_type[i]) * (degree + 1) + n];
             if (t == 0) continue;
             if (event_sites[e] == 1) {
                 acc += t;

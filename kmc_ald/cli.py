@@ -235,7 +235,7 @@ def _print_summary(sim, summary, path: Path) -> None:
             gases.add_row(gas, f"{used:,}", f"{made:,}", f"{used / per:.4g}", f"{made / per:.4g}")
         out.print(gases)
     out.print(f"simulated time  {state.time:.6g} s over {state.cycle} cycle(s)\n"
-              f"events          {state.events:,} in {summary.wall_time:.2f} s wall "
+              f"events          {summary.events:,} in {summary.wall_time:.2f} s wall "
               f"({summary.events_per_second:,.0f} events/s)\n"
               f"run file        {path}", highlight=False)
 

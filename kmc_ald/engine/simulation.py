@@ -57,10 +57,16 @@ class RunSummary:
     phase_rows: list[tuple[int, str, float, float, np.ndarray]] = field(default_factory=list)
     state: State | None = None
     wall_time: float = 0.0  # [s]
+    events_at_start: int = 0  # events of an earlier run this one continues
+
+    @property
+    def events(self) -> int:
+        """Events executed by this run (not counting the run it resumed)."""
+        return self.state.events - self.events_at_start
 
     @property
     def events_per_second(self) -> float:
-        return self.state.events / self.wall_time if self.wall_time > 0 else float("nan")
+        return self.events / self.wall_time if self.wall_time > 0 else float("nan")
 
 
 def gas_exchange(mechanism, event_counts: np.ndarray) -> dict[str, tuple[int, int]]:
@@ -192,7 +198,7 @@ class Simulation:
         n_samples = self.scenario.output.samples_per_phase
         summary = RunSummary(self.mechanism.species, self.mechanism.event_names,
                              np.zeros(0), np.zeros((0, *self.coverage().shape)),
-                             state=state)
+                             state=state, events_at_start=state.events)
         times, values = [], []
 
         def sample(t: float) -> np.ndarray:

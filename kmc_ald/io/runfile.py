@@ -3,7 +3,8 @@
 Layout (units in each dataset's ``units`` attribute)::
 
     h5md/                         version [1, 1]; author/, creator/ (name, version)
-    parameters/scenario           the scenario text (overrides applied); attrs sha256, overrides
+    parameters/scenario           the scenario text as written; attrs sha256, and the overrides
+                                  (--set PATH=VALUE) applied on top of it
     observables/coverage/         step (events executed), time [s], value [samples, n_species]
                                   (fraction of surface sites), attribute species
     kmc_ald/provenance            attrs: package version, solver, backend, seed, host, start;
@@ -198,12 +199,19 @@ class RunFileWriter:
         self._phases.append((cycle, phase, t_start, t_end, np.asarray(events, np.int64)))
 
     def _write_checkpoint(self, state) -> None:
-        """Store the state after a completed cycle, so the run can be continued from it."""
+        """Store the state after a completed cycle, so the run can be continued from it.
+
+        ``valid`` is cleared and flushed before the datasets change and set again after, so a
+        run killed in between leaves no checkpoint rather than a mix of two.
+        """
         cp = self._f["kmc_ald/checkpoint"]
+        cp["valid"][()] = 0
+        self._f.flush()
         cp["occupation"][...] = state.occupation
         cp["event_counts"][...] = state.event_counts
         for name in ("time", "counter", "events", "cycle", "phase"):
             cp[name][()] = getattr(state, name)
+        self._f.flush()
         cp["valid"][()] = 1
 
     def end_cycle(self, state) -> None:

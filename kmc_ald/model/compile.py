@@ -26,7 +26,9 @@ from kmc_ald.surfaces.lattice import Lattice
 from kmc_ald.units import KB_EV_PER_K, hertz_knudsen_flux
 
 MAX_SPECIES = 63  # species sets are 64-bit masks in the solvers
-_TWO32 = float(2**32)
+_TWO64 = float(2**64)
+#: Thresholds below this many units of 2^-64 would carry a rounding error above 1/4096.
+MIN_THRESHOLD = 4096
 
 
 @dataclass(frozen=True, eq=False)
@@ -223,12 +225,26 @@ def max_site_rate(rate: np.ndarray, mechanism: Mechanism, degree: int) -> float:
     return bound
 
 
-def thresholds(rate: np.ndarray, tau: float) -> np.ndarray:
-    """Integer thresholds floor(k * tau * 2^32) (uint32): the probability of a channel per step."""
-    scaled = np.floor(rate * tau * _TWO32)
-    if scaled.max(initial=0.0) >= _TWO32:
-        raise ValueError("a channel probability k * tau reached 1; lower step_probability")
-    return scaled.astype(np.uint32)
+def thresholds(rate: np.ndarray, tau: float, event_names: tuple[str, ...] = ()) -> np.ndarray:
+    """Integer thresholds floor(k * tau * 2^64) (uint64): the probability of a channel per sweep.
+
+    Raises:
+        ScenarioError: a nonzero rate so far below the fastest that 64 bits cannot resolve it.
+    """
+    from kmc_ald.errors import ScenarioError
+
+    scaled = rate * tau * _TWO64
+    if scaled.max(initial=0.0) >= _TWO64:
+        raise ScenarioError("a channel probability k * tau reached 1; lower step_probability")
+    tiny = (scaled > 0) & (scaled < MIN_THRESHOLD)
+    if tiny.any():
+        e = int(np.argwhere(tiny)[0][0])
+        name = event_names[e] if e < len(event_names) else f"#{e}"
+        raise ScenarioError(
+            f"event {name!r}: its rate is {scaled[tiny].min() / _TWO64 / tau:.3g} 1/s, below "
+            f"the parallel solver's resolution at this time step (tau = {tau:.3g} s); use the "
+            "exact solver for mechanisms spanning more than about 14 orders of magnitude")
+    return np.floor(scaled).astype(np.uint64)
 
 
 def sweep_schedule(rates: RateTables, phase: int, mechanism: Mechanism, degree: int,

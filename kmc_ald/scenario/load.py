@@ -50,13 +50,16 @@ class ScenarioSource:
         """1-based line of the deepest node of ``loc`` that exists in the file."""
         node, line = self.data, None
         for part in loc:
-            if isinstance(node, CommentedMap) and part in node:
-                line = node.lc.key(part)[0] + 1
-                node = node[part]
-            elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-                line = node.lc.item(part)[0] + 1
-                node = node[part]
-            else:
+            try:
+                if isinstance(node, CommentedMap) and part in node:
+                    line = node.lc.key(part)[0] + 1
+                    node = node[part]
+                elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+                    line = node.lc.item(part)[0] + 1
+                    node = node[part]
+                else:
+                    break
+            except KeyError:  # a key added by --set has no line: point at its parent
                 break
         if line is None and isinstance(self.data, CommentedMap):
             line = 1
@@ -175,7 +178,11 @@ def apply_override(data: Any, assignment: str) -> None:
         raise ScenarioError(f"--set {assignment!r}: expected PATH=VALUE, e.g. recipe.cycles=10")
     path, raw = (s.strip() for s in assignment.split("=", 1))
     loc = _parse_path(path)
-    value = YAML(typ="safe").load(io.StringIO(raw)) if raw else None
+    try:
+        value = YAML(typ="safe").load(io.StringIO(raw)) if raw else None
+    except MarkedYAMLError as err:
+        raise ScenarioError(f"--set {assignment!r}: the value is not valid YAML ({err.problem}); "
+                            "quote it, e.g. --set 'recipe.cycles=10'") from None
     node = data
     for depth, part in enumerate(loc):
         last = depth == len(loc) - 1

@@ -261,13 +261,14 @@ class Run(Strict):
     """How to run: the random seed, the solver, where it runs, and the parallel solver's accuracy.
 
     ``step_probability`` is the parallel solver's one accuracy knob: the largest probability that
-    a site changes in one sweep (its bias grows linearly with it; the exact solver ignores it).
+    a site changes in one sweep (its bias grows linearly with it: about 33 % for a Langmuir
+    transient at the allowed maximum 0.5; the exact solver ignores it).
     """
 
     seed: int = Field(default=0, ge=0, lt=2**64)
     solver: Literal["exact", "parallel"] = "exact"
     backend: Literal["auto", "cpu", "gpu"] = "auto"
-    step_probability: float = Field(default=0.02, gt=0, le=1)
+    step_probability: float = Field(default=0.02, gt=0, le=0.5)
 
 
 class Output(Strict):

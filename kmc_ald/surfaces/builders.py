@@ -163,6 +163,9 @@ def cells_for_length(kind: str, length_x: float, length_y: float,
     return max(1, round(length_x / extent_a)), max(1, round(length_y / extent_b))
 
 
+MIN_CELLS = 3  # fewer cells along a direction make a site its own (periodic) neighbour
+
+
 def _check_shape(shape: tuple[int, int]) -> tuple[int, int]:
     try:
         nx, ny = shape
@@ -172,6 +175,11 @@ def _check_shape(shape: tuple[int, int]) -> tuple[int, int]:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ScenarioError(
                 f"shape={tuple(shape)!r}: cell counts must be integers >= 1, got {n!r}")
+        if n < MIN_CELLS:
+            raise ScenarioError(
+                f"shape={tuple(shape)!r}: at least {MIN_CELLS} unit cells are needed along each "
+                "direction; with fewer, a periodic site is its own neighbour, or the same "
+                "neighbour twice")
     return int(nx), int(ny)
 
 

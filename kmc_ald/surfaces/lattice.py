@@ -105,6 +105,24 @@ class Lattice:
         return (np.concatenate(rings, axis=1).astype(np.int32),
                 np.concatenate(dists, axis=1).astype(np.int32))
 
+    def near_table(self, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        """The neighbour shells as kernels read them.
+
+        Returns:
+            ``(near, count)``: ``near`` int32 [n_sites, width] holds the sites within ``radius``
+            hops, nearest first and every valid entry before the -1 padding; ``count[i, f]`` is
+            how many of them lie within f hops (so a kernel loops ``m < count[i, f]`` and never
+            meets padding), for f = 0..radius.
+        """
+        near, dist = self.shells(radius)
+        order = np.argsort(near < 0, axis=1, kind="stable")
+        near = np.take_along_axis(near, order, axis=1)
+        dist = np.take_along_axis(dist, order, axis=1)
+        count = np.zeros((self.n_sites, radius + 1), dtype=np.int32)
+        for f in range(radius + 1):
+            count[:, f] = np.count_nonzero((dist >= 1) & (dist <= f), axis=1)
+        return np.ascontiguousarray(near, dtype=np.int32), count
+
     def minimum_image(self, displacement: np.ndarray) -> np.ndarray:
         """Wrap in-plane displacement vectors [Å] into the periodic cell (nearest image)."""
         cell2 = self.cell[:2, :2]

@@ -139,4 +139,7 @@ def test_resume_extends_a_finished_run(tmp_path):
     assert result.exit_code == 5 and "already ran all 2 cycles" in result.output
     result = invoke("resume", str(first), "-o", str(second), "--cycles", "3")
     assert result.exit_code == 0, result.output
-    assert read_run(second).phases["cycle"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    run = read_run(second)
+    assert run.phases["cycle"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    this_run = int(run.phases["events"][run.phases["cycle"] == 2].sum())  # the resumed cycle only
+    assert f"events          {this_run:,} in" in result.output

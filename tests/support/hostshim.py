@@ -64,7 +64,7 @@ class HostShimBackend:
             self._classes.append(np.ascontiguousarray(members[::-1] if self.reverse else members))
 
     def set_thresholds(self, thresholds):
-        self._thr = np.ascontiguousarray(thresholds, dtype=np.uint32)
+        self._thr = np.ascontiguousarray(thresholds, dtype=np.uint64)
 
     def sweeps(self, first_step, n_steps):
         p = self.p

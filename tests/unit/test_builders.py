@@ -256,6 +256,8 @@ def test_error_too_many_sites() -> None:
 def test_error_bad_shape_and_mode() -> None:
     with pytest.raises(ScenarioError, match=r"\(0, 3\).*>= 1"):
         build_lattice("square", (0, 3))
+    with pytest.raises(ScenarioError, match=r"\(2, 8\): at least 3 unit cells.*own neighbour"):
+        build_lattice("square", (2, 8))
     with pytest.raises(ScenarioError, match=r"'percent'.*'fraction', 'density'"):
         build_lattice("graphene", (3, 3), {"vacancy": ("percent", 2.0)})
     with pytest.raises(ScenarioError, match=r"'pristine'.*default"):

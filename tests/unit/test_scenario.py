@@ -98,6 +98,8 @@ def test_overrides_apply_before_validation(scenario_text):
     ("events[7].rate.A=1 1/s", r"events has 2 entries \(indices 0 to 1\)"),
     ("recipe.cycles", "expected PATH=VALUE"),
     ("recipe.cycles=-1", "recipe.cycles = -1"),
+    ("recipe.cycles=[1", "the value is not valid YAML"),
+    ("run.step_probability=1", r"line \d+: run.step_probability = 1\n.*less than or equal to 0.5"),
 ])
 def test_bad_overrides_are_explained(scenario_text, override, match):
     with pytest.raises(ScenarioError, match=match):

@@ -74,11 +74,14 @@ def test_rsa_jamming_coverage():
     assert parallel.mean() == pytest.approx(0.36413, abs=4 * parallel.std(ddof=1) / 32**0.5)
 
 
-def test_island_density_and_size_distribution():
-    """Deposition, diffusion and irreversible aggregation at D/F = 100, to 0.1 ML."""
+def test_island_density_and_cluster_sizes():
+    """Deposition, diffusion and irreversible aggregation at D/F = 100, to 0.1 ML: island density,
+    and the mean size of the clusters of two or more atoms."""
+    from kmc_ald.analysis.clusters import cluster_sizes
+
     def observe(cov, occ, lat):
-        mean_size = (occ > 0).sum() / lat.n_sites / island_density(occ, lat.neighbours)
-        return np.array([island_density(occ, lat.neighbours), mean_size])
+        sizes = cluster_sizes(occ > 0, lat.neighbours)
+        return np.array([island_density(occ, lat.neighbours), sizes[sizes >= 2].mean()])
 
     exact, parallel = both(NUCLEATION, observe, size=64, duration="0.10536 s", samples=1)
     assert_agree(exact, parallel, "island density, mean island size")

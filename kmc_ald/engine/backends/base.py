@@ -51,7 +51,7 @@ class Backend(Protocol):
     name: ClassVar[str]  # "cpu", "gpu", ...: recorded in the run file
 
     def load(self, problem: DeviceProblem, occupation: np.ndarray) -> None: ...
-    def set_thresholds(self, thresholds: np.ndarray) -> None: ...  # uint32 [e, types, degree+1]
+    def set_thresholds(self, thresholds: np.ndarray) -> None: ...  # uint64 [e, types, degree+1]
     def sweeps(self, first_step: int, n_steps: int) -> None: ...  # every class, in order
     def occupation(self) -> np.ndarray: ...  # uint8 [r, n_sites], host copy
     def event_counts(self) -> np.ndarray: ...  # int64 [r, e] since load, host copy

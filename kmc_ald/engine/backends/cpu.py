@@ -20,7 +20,7 @@ _M32 = np.uint64(0xFFFFFFFF)
 @njit(inline="always", nogil=True, cache=True, _nrt=False)
 def _attempt(i, o, u, site_type, nb, near, near_count, ev_order, ev_offset, ev_sites, site_in,
              count_mask, footprint, block_mask, thr):
-    """The channel site i executes for the 32-bit word u: (event, partner or -1), or (-1, -1)."""
+    """The channel site i executes for the 64-bit number u: (event, partner or -1), or (-1, -1)."""
     s = o[i]
     degree = nb.shape[1]
     acc = np.uint64(0)
@@ -87,7 +87,8 @@ def _sweeps(first_step, n_steps, members, class_offsets, occ, site_type, nb, nea
 def _attempt_and_apply(i, r, c_lo, c_hi, o, site_type, nb, near, near_count, ev_order, ev_offset,
                        ev_sites, site_in, site_out, count_mask, footprint, block_mask, thr, counts,
                        k0, k1):
-    u = philox4x32_10(c_lo, c_hi, i, STREAM_SWEEP, k0, k1)[0]
+    x0, x1, _, _ = philox4x32_10(c_lo, c_hi, i, STREAM_SWEEP, k0, k1)
+    u = (x0 << np.uint64(32)) | x1
     e, j = _attempt(i, o, u, site_type, nb, near, near_count, ev_order, ev_offset, ev_sites,
                     site_in, count_mask, footprint, block_mask, thr)
     if e >= 0:
@@ -110,7 +111,7 @@ class NumbaBackend:
                                 dtype=np.uint64)
 
     def set_thresholds(self, thresholds: np.ndarray) -> None:
-        self._thr = np.ascontiguousarray(thresholds, dtype=np.uint32)
+        self._thr = np.ascontiguousarray(thresholds, dtype=np.uint64)
 
     def sweeps(self, first_step: int, n_steps: int) -> None:
         p = self.p

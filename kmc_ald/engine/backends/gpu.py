@@ -61,7 +61,7 @@ class CupyBackend:
     def set_thresholds(self, thresholds: np.ndarray) -> None:
         import cupy
 
-        self._thr = cupy.asarray(np.ascontiguousarray(thresholds, dtype=np.uint32))
+        self._thr = cupy.asarray(np.ascontiguousarray(thresholds, dtype=np.uint64))
 
     def sweeps(self, first_step: int, n_steps: int) -> None:
         a, p = self._arrays, self.p

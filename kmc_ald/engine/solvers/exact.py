@@ -255,14 +255,9 @@ class ExactSolver:
     def __init__(self, lattice: Lattice, mechanism: Mechanism, rates: RateTables, seed: int):
         self.lattice, self.mechanism, self.rates = lattice, mechanism, rates
         self.key = split_seed(seed)
-        reach = max(1, mechanism.max_footprint)
-        near, dist = lattice.shells(reach)
+        self._near, self._near_count = lattice.near_table(max(1, mechanism.max_footprint))
         depends = mechanism.interaction_range  # 0: rates depend on the site itself only
-        self._near = np.ascontiguousarray(near)
-        self._near_count = np.zeros((lattice.n_sites, reach + 1), dtype=np.int32)
-        for f in range(reach + 1):
-            self._near_count[:, f] = np.count_nonzero((dist >= 1) & (dist <= f), axis=1)
-        self._reach_width = int(((dist >= 1) & (dist <= depends)).sum(axis=1).max(initial=0))
+        self._reach_width = int(self._near_count[:, depends].max(initial=0))
         depth = 0
         while ARITY**depth < lattice.n_sites:
             depth += 1

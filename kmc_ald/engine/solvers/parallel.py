@@ -12,18 +12,20 @@ sublattice decomposition of Shim & Amar, Phys. Rev. B 71, 125432 (2005), with th
 What is approximate, and the knob that bounds it. The exact master equation is recovered as tau
 goes to 0. The accuracy parameter is ``step_probability`` (p): tau = p / R_max, where R_max bounds
 the total rate of any site in the phase, so no site has more than probability p of changing in
-one sweep. The bias of observables is O(p): within a step a site can change at most once, and
-classes later in a step see the earlier classes' changes of the same step. At p -> 0 this is
-exact; the measured bias against the exact solver is in the tests and the docs.
+one attempt. The bias of observables is O(p): in a sweep a site changes with probability k * tau
+instead of 1 - exp(-k tau), and classes later in a sweep see the changes of earlier classes of
+the same sweep. The measured bias against the exact solver is in tests/validation and
+bench/README.md (about 0.65 p relative for a Langmuir transient).
 
-Determinism. Probabilities reach the backends as integer thresholds floor(k * tau * 2^32),
-compared with one 32-bit Philox word keyed by (seed of the replica) and counted by (step, site,
-stream). No floating-point comparison happens in a sweep, so every backend, thread count and
-launch layout gives the same lattice and event counts. The solver's state is (occupation, clock,
-step counter): resuming is bit-identical.
+Determinism. Probabilities reach the backends as integer thresholds floor(k * tau * 2^64),
+compared with a 64-bit number from one Philox block keyed by the replica's seed and counted by
+(step, site, stream), so rates far below the fastest keep their value. No floating-point
+comparison happens in a sweep, so every backend, thread count and launch layout gives the same
+lattice and event counts. The solver's state is (occupation, clock, step counter): resuming is
+bit-identical.
 
-Replicas. ``replicas = n`` runs n independent copies of the lattice in one launch; replica r uses
-seed + r and is identical to the same seed run alone.
+Replicas. ``replicas = n`` runs n copies of the same surface in one launch; the kinetics of
+replica r use seed + r and equal a run of that seed alone on the same surface.
 """
 from __future__ import annotations
 
@@ -42,16 +44,6 @@ from kmc_ald.surfaces.lattice import Lattice
 DEFAULT_STEP_PROBABILITY = Run.model_fields["step_probability"].default
 
 
-def near_tables(lattice: Lattice, max_footprint: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sites by hop distance and, per site and radius f, how many lie within f hops."""
-    radius = max(1, max_footprint)
-    near, dist = lattice.shells(radius)
-    count = np.zeros((lattice.n_sites, radius + 1), dtype=np.int32)
-    for f in range(radius + 1):
-        count[:, f] = np.count_nonzero((dist >= 1) & (dist <= f), axis=1)
-    return np.ascontiguousarray(near), count
-
-
 class ParallelSolver:
     """Synchronous sublattice solver over a backend (numba on the CPU, CUDA on the GPU)."""
 
@@ -60,13 +52,13 @@ class ParallelSolver:
     def __init__(self, lattice: Lattice, mechanism: Mechanism, rates: RateTables, seed: int,
                  backend: Backend, step_probability: float = DEFAULT_STEP_PROBABILITY,
                  replicas: int = 1):
-        if not 0.0 < step_probability <= 1.0:
-            raise ValueError(f"step_probability must lie in (0, 1], got {step_probability}")
+        if not 0.0 < step_probability <= 0.5:
+            raise ValueError(f"step_probability must lie in (0, 0.5], got {step_probability}")
         self.lattice, self.mechanism, self.rates = lattice, mechanism, rates
         self.backend, self.step_probability, self.replicas = backend, step_probability, replicas
         self.classes = update_classes(lattice, mechanism.interaction_range,
                                       writes_neighbour=bool(mechanism.n_sites.max() > 1))
-        near, near_count = near_tables(lattice, mechanism.max_footprint)
+        near, near_count = lattice.near_table(max(1, mechanism.max_footprint))
         keys = np.array([split_seed((seed + r) % 2**64) for r in range(replicas)], dtype=np.uint32)
         m = mechanism
         self.problem = DeviceProblem(
@@ -90,7 +82,7 @@ class ParallelSolver:
         self.backend.load(self.problem, np.broadcast_to(occupation, (self.replicas,
                                                                      self.lattice.n_sites)))
         if self.steps_in_phase:
-            self.backend.set_thresholds(thresholds(rate, self.tau))
+            self.backend.set_thresholds(thresholds(rate, self.tau, self.mechanism.event_names))
         self._counts0 = self.backend.event_counts()
 
     def advance(self, state: State, t_stop: float, end_of_phase: bool,
@@ -107,14 +99,15 @@ class ParallelSolver:
             self.backend.sweeps(state.counter, todo)
             state.counter += todo
             self._done += todo
-        counts = self.backend.event_counts()
-        occupation = self.backend.occupation()
-        state.occupation[...] = occupation[0] if state.occupation.ndim == 1 else occupation
+        counts = self.backend.event_counts()  # small: replicas x events
+        finished = self._done >= target
+        if finished:  # the occupation is copied back only when it is looked at
+            occupation = self.backend.occupation()
+            state.occupation[...] = occupation[0] if state.occupation.ndim == 1 else occupation
         delta = counts - self._counts0
         self._counts0 = counts
         state.event_counts += delta.sum(axis=0) if state.event_counts.ndim == 1 else delta
         state.events += int(delta.sum())
-        finished = self._done >= target
         if finished and end_of_phase:
             state.time = self._t0 + float(self.rates.durations[self._phase])
         else:
