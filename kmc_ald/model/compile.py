@@ -44,9 +44,9 @@ class Mechanism:
     n_sites: np.ndarray  # int32 [e]: 1 or 2
     site_in: np.ndarray  # int32 [e, 2]: species required on site i (and neighbour j)
     site_out: np.ndarray  # int32 [e, 2]: species left on site i (and neighbour j)
-    count_mask: np.ndarray  # int64 [e]: species counted as bonds around site i
+    count_mask: np.ndarray  # uint64 [e]: species counted as bonds around site i (bit mask)
     footprint: np.ndarray  # int32 [e]: neighbour shells that must be free of block_mask
-    block_mask: np.ndarray  # int64 [e]: species that block the footprint
+    block_mask: np.ndarray  # uint64 [e]: species that block the footprint (bit mask)
     gas_in: np.ndarray  # int32 [e, g]: gas molecules consumed per event
     gas_out: np.ndarray  # int32 [e, g]: gas molecules released per event
     event_order: np.ndarray  # int32 [e]: events grouped by the species on site i
@@ -116,9 +116,9 @@ def compile_mechanism(scenario: Scenario) -> Mechanism:
     n_sites = np.array([e.parsed.n_sites for e in events], dtype=np.int32)
     site_in = np.full((n_e, 2), -1, dtype=np.int32)
     site_out = np.full((n_e, 2), -1, dtype=np.int32)
-    count_mask = np.zeros(n_e, dtype=np.int64)
+    count_mask = np.zeros(n_e, dtype=np.uint64)
     footprint = np.zeros(n_e, dtype=np.int32)
-    block_mask = np.zeros(n_e, dtype=np.int64)
+    block_mask = np.zeros(n_e, dtype=np.uint64)
     gas_in = np.zeros((n_e, n_g), dtype=np.int32)
     gas_out = np.zeros((n_e, n_g), dtype=np.int32)
     adsorbates = [s for s in species if s != EMPTY]

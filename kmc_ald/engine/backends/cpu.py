@@ -12,12 +12,13 @@ import numpy as np
 from numba import get_num_threads, get_thread_id, njit, prange
 
 from kmc_ald.engine.backends.base import DeviceProblem
+from kmc_ald.engine.channels import KERNEL, blocked, bond_count
 from kmc_ald.engine.rng import STREAM_SWEEP, philox4x32_10
 
 _M32 = np.uint64(0xFFFFFFFF)
 
 
-@njit(inline="always", nogil=True, cache=True, _nrt=False)
+@njit(inline="always", **KERNEL)
 def _attempt(i, o, u, site_type, nb, near, near_count, ev_order, ev_offset, ev_sites, site_in,
              count_mask, footprint, block_mask, thr):
     """The channel site i executes for the 64-bit number u: (event, partner or -1), or (-1, -1)."""
@@ -27,20 +28,9 @@ def _attempt(i, o, u, site_type, nb, near, near_count, ev_order, ev_offset, ev_s
     for k in range(ev_offset[s], ev_offset[s + 1]):
         e = ev_order[k]
         f = footprint[e]
-        if f > 0:
-            blocked = False
-            for m in range(near_count[i, f]):
-                if (block_mask[e] >> np.uint64(o[near[i, m]])) & np.uint64(1):
-                    blocked = True
-                    break
-            if blocked:
-                continue
-        n = 0
-        cm = count_mask[e]
-        if cm != 0:
-            for d in range(degree):
-                n += np.int64((cm >> np.uint64(o[nb[i, d]])) & np.uint64(1))
-        t = np.uint64(thr[e, site_type[i], n])
+        if f > 0 and blocked(i, f, block_mask[e], o, near, near_count):
+            continue
+        t = np.uint64(thr[e, site_type[i], bond_count(i, count_mask[e], o, nb)])
         if t == 0:
             continue
         if ev_sites[e] == 1:
@@ -83,7 +73,7 @@ def _sweeps(first_step, n_steps, members, class_offsets, occ, site_type, nb, nea
                                        counts[tid, r], keys[r, 0], keys[r, 1])
 
 
-@njit(inline="always", nogil=True, cache=True, _nrt=False)
+@njit(inline="always", **KERNEL)
 def _attempt_and_apply(i, r, c_lo, c_hi, o, site_type, nb, near, near_count, ev_order, ev_offset,
                        ev_sites, site_in, site_out, count_mask, footprint, block_mask, thr, counts,
                        k0, k1):

@@ -27,16 +27,12 @@ import math
 import numpy as np
 from numba import njit
 
+from kmc_ald.engine.channels import KERNEL, blocked, bond_count
 from kmc_ald.engine.rng import STREAM_EXACT, draw, split_seed, unit_interval
 from kmc_ald.engine.state import State
 from kmc_ald.model.compile import Mechanism, RateTables
 from kmc_ald.surfaces.lattice import Lattice
 
-# Every kernel here is compiled without numba's reference counting (NRT): none of them
-# allocates, and with NRT numba wraps each array passed to a helper in an incref/decref pair
-# that its pruning pass cannot remove once the helper has branches -- measured at about 60 ns
-# per call, more than the rest of an event. (_nrt is numba's own switch for this.)
-KERNEL = {"cache": True, "nogil": True, "_nrt": False}
 DONE, MORE = 0, 1
 ARITY = 8  # children per node of the sum tree: 8 doubles = one 64-byte cache line
 
@@ -51,21 +47,9 @@ def _site_rate(i, occ, site_type, nb, near, near_count, ev_order, ev_offset, n_s
     for k in range(ev_offset[s], ev_offset[s + 1]):
         e = ev_order[k]
         f = footprint[e]
-        if f > 0:
-            blocked = False
-            bm = block_mask[e]
-            for m in range(near_count[i, f]):
-                if (bm >> occ[near[i, m]]) & 1:
-                    blocked = True
-                    break
-            if blocked:
-                continue
-        n = 0
-        cm = count_mask[e]
-        if cm != 0:
-            for d in range(z):
-                n += (cm >> occ[nb[i, d]]) & 1
-        r = rate[e, site_type[i], n]
+        if f > 0 and blocked(i, f, block_mask[e], occ, near, near_count):
+            continue
+        r = rate[e, site_type[i], bond_count(i, count_mask[e], occ, nb)]
         if r == 0.0:
             continue
         if n_sites[e] == 1:
@@ -95,21 +79,9 @@ def _choose_channel(i, u, occ, site_type, nb, near, near_count, ev_order, ev_off
     for k in range(ev_offset[s], ev_offset[s + 1]):
         e = ev_order[k]
         f = footprint[e]
-        if f > 0:
-            blocked = False
-            bm = block_mask[e]
-            for m in range(near_count[i, f]):
-                if (bm >> occ[near[i, m]]) & 1:
-                    blocked = True
-                    break
-            if blocked:
-                continue
-        n = 0
-        cm = count_mask[e]
-        if cm != 0:
-            for d in range(z):
-                n += (cm >> occ[nb[i, d]]) & 1
-        r = rate[e, site_type[i], n]
+        if f > 0 and blocked(i, f, block_mask[e], occ, near, near_count):
+            continue
+        r = rate[e, site_type[i], bond_count(i, count_mask[e], occ, nb)]
         if r == 0.0:
             continue
         if n_sites[e] == 1:
