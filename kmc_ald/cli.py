@@ -173,7 +173,6 @@ def resume(run_file: Annotated[Path, typer.Argument(help="Run file to continue f
 def _run_with_progress(sim, path: Path, overwrite: bool, show: bool):
     from rich.progress import (
         BarColumn,
-        MofNCompleteColumn,
         Progress,
         TextColumn,
         TimeElapsedColumn,
@@ -182,20 +181,21 @@ def _run_with_progress(sim, path: Path, overwrite: bool, show: bool):
     recipe = sim.scenario.recipe
     names = sim.mechanism.species
     with Progress(TextColumn("[bold]{task.description:<14}"), BarColumn(),
-                  MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=err, transient=True, disable=not show) as bar:
-        cyc = bar.add_task("cycles", total=recipe.cycles, info="")
-        ph = bar.add_task("phase", total=100, info="")
+                  TextColumn("{task.fields[count]:>11}"), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True,
+                  disable=not show) as bar:
+        cyc = bar.add_task("cycles", total=recipe.cycles, info="", count=f"0/{recipe.cycles}")
+        ph = bar.add_task("phase", total=100, info="", count="")
 
         def report(p) -> None:
             bar.update(cyc, completed=p.cycle + (p.phase + p.phase_fraction)
-                       / len(recipe.phases), refresh=False)
+                       / len(recipe.phases), count=f"{p.cycle}/{recipe.cycles}", refresh=False)
             cov = ""
             if p.coverage is not None:
                 mean = p.coverage if p.coverage.ndim == 1 else p.coverage.mean(axis=0)
                 cov = " ".join(f"{n}={c:.3f}" for n, c in zip(names[1:4], mean[1:4]))
             bar.update(ph, description=p.phase_name[:14], completed=100 * p.phase_fraction,
-                       info=f"t={p.time:.4g} s  {cov}")
+                       count=f"{100 * p.phase_fraction:.0f} %", info=f"t={p.time:.4g} s  {cov}")
 
         return sim.run(path, overwrite=overwrite, progress=report)
 
