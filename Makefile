@@ -21,9 +21,11 @@ demo: $(STAMP)  ## run a bundled ALD scenario end to end on the CPU
 test: $(STAMP)  ## the whole test suite (GPU tests skip without a device)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)  ## throughput benchmarks -> bench/results/*.json and the README table
+bench: $(STAMP)  ## benchmarks -> bench/results/ (JSON, PNG) and the README table (a few minutes)
 	$(BIN)/python -m bench.run --out bench/results
 	$(BIN)/python -m bench.table
+	$(BIN)/python -m bench.cases.parallel_bias --out bench/results
+	$(BIN)/python -m bench.cases.parallel_throughput --backend cpu --out bench/results
 
 bench-table: $(STAMP)
 	$(BIN)/python -m bench.table
