@@ -148,6 +148,10 @@ def _problem_from(err: dict, data: Any) -> Problem:
     return Problem(loc, err.get("input"), msg)
 
 
+def _in_file_order(source: ScenarioSource, problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: source.line_of(p.loc) or 0)
+
+
 def _read_yaml(text: str, name: str) -> Any:
     # A round-trip loader reads YAML 1.2 scalars and keeps line numbers on every node. One per
     # call: ruamel's loaders keep parser state and are not safe to share between threads.
@@ -214,13 +218,16 @@ def loads_scenario(text: str, name: str = "<scenario>", overrides: tuple[str, ..
                             f"{type(data).__name__})")
     for assignment in overrides:
         apply_override(data, assignment)
+    names = [Problem(*p) for p in cross_reference_problems(data)]
     try:
         scenario = Scenario.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise source.error([_problem_from(e, data) for e in exc.errors()]) from None
-    problems = [Problem(*p) for p in cross_reference_problems(scenario)]
-    if problems:
-        raise source.error(problems)
+        schema = [_problem_from(e, data) for e in exc.errors()]
+        seen = {p.loc for p in schema}
+        raise source.error(_in_file_order(source, schema + [p for p in names
+                                                            if p.loc not in seen])) from None
+    if names:
+        raise source.error(names)
     scenario._source = source
     scenario._text = text
     scenario._overrides = tuple(overrides)

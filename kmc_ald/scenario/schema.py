@@ -331,45 +331,62 @@ class Scenario(Strict):
         return self.description.strip().splitlines()[0]
 
 
-def cross_reference_problems(s: Scenario) -> list[tuple[tuple, Any, str]]:
-    """Names used in one part of the file that another part does not define.
+def _entries(data: Any, key: str, kind: type) -> Any:
+    """``data[key]`` if data is a mapping and the value has the expected kind, else empty."""
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, kind) else kind()
 
-    Returns ``(location, value, message)`` triples; location is a pydantic-style path.
+
+def cross_reference_problems(data: dict) -> list[tuple[tuple, Any, str]]:
+    """Names used in one part of a scenario that another part does not define.
+
+    Works on the raw file data, so these problems are reported together with the schema's, in
+    one pass; parts the schema rejects are skipped here. Returns ``(location, value, message)``
+    triples; location is a pydantic-style path.
     """
     problems: list[tuple[tuple, Any, str]] = []
-    known = set(s.species_names)
-    allowed = ", ".join(s.species_names)
-    names = [e.name for e in s.events]
-    for i, event in enumerate(s.events):
-        eq = event.parsed
-        for term in (*eq.sites_in, *eq.sites_out):
-            if term not in known:
-                problems.append((("events", i, "equation"), event.equation,
-                                 f"species {term!r} is not listed under 'species' "
-                                 f"(known: {allowed})"))
-        for gas in eq.gas_in:
-            if gas not in s.gases:
-                problems.append((("events", i, "equation"), event.equation,
-                                 f"gas {gas!r} reacts here but is not declared under 'gases' "
-                                 "(it needs a mass for the Hertz-Knudsen flux)"))
-        if names.count(event.name) > 1:
-            problems.append((("events", i, "name"), event.name, "event names must be unique"))
-        for key, species_list in (("bonds", event.bonds.with_ if event.bonds else []),
-                                  ("footprint", event.footprint.blocked_by or [])):
-            for sp in species_list:
-                if sp not in known:
-                    problems.append(((("events", i, key)), sp,
-                                     f"species {sp!r} is not listed under 'species' "
-                                     f"(known: {allowed})"))
-    for i, phase in enumerate(s.recipe.phases):
-        for gas in phase.gas:
-            if gas not in s.gases:
+    species_given = isinstance(data.get("species"), list)
+    names = [EMPTY, *(s for s in _entries(data, "species", list)
+                      if isinstance(s, str) and s not in EMPTY_ALIASES)]
+    allowed = ", ".join(names)
+    gases = _entries(data, "gases", dict)
+
+    def species_problem(loc, value, name):
+        if species_given and isinstance(name, str) and name not in names:
+            problems.append((loc, value, f"species {name!r} is not listed under 'species' "
+                                         f"(known: {allowed})"))
+
+    events = _entries(data, "events", list)
+    event_names = [e.get("name") for e in events if isinstance(e, dict)]
+    for i, event in enumerate(events):
+        if not isinstance(event, dict):
+            continue
+        text = event.get("equation")
+        try:
+            eq = parse_equation(text) if isinstance(text, str) else None
+        except ValueError:  # the schema reports a malformed equation
+            eq = None
+        if eq is not None:
+            for term in (*eq.sites_in, *eq.sites_out):
+                species_problem(("events", i, "equation"), text, term)
+            for gas in eq.gas_in:
+                if gas not in gases:
+                    problems.append((("events", i, "equation"), text,
+                                     f"gas {gas!r} reacts here but is not declared under "
+                                     "'gases' (it needs a mass for the Hertz-Knudsen flux)"))
+        if event.get("name") is not None and event_names.count(event.get("name")) > 1:
+            problems.append((("events", i, "name"), event.get("name"),
+                             "event names must be unique"))
+        for sp in _entries(_entries(event, "bonds", dict), "with", list):
+            species_problem(("events", i, "bonds"), sp, sp)
+        for sp in _entries(_entries(event, "footprint", dict), "blocked_by", list):
+            species_problem(("events", i, "footprint"), sp, sp)
+    for i, phase in enumerate(_entries(_entries(data, "recipe", dict), "phases", list)):
+        for gas in _entries(phase, "gas", dict):
+            if gas not in gases:
                 problems.append((("recipe", "phases", i, "gas", gas), gas,
                                  f"gas {gas!r} is not declared under 'gases' (declared: "
-                                 f"{', '.join(s.gases) or 'none'})"))
-    for site_type, species in s.substrate.initial.items():
-        if species not in known:
-            problems.append((("substrate", "initial", site_type), species,
-                             f"species {species!r} is not listed under 'species' "
-                             f"(known: {allowed})"))
+                                 f"{', '.join(gases) or 'none'})"))
+    for site_type, species in _entries(_entries(data, "substrate", dict), "initial", dict).items():
+        species_problem(("substrate", "initial", site_type), species, species)
     return problems

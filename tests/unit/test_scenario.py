@@ -67,6 +67,19 @@ def test_every_problem_is_reported_at_once(scenario_text):
         assert path in message
 
 
+def test_schema_and_name_problems_come_together_in_file_order(scenario_text):
+    """A wrong unit, an unknown species and an undeclared gas: all three in one report."""
+    text = (scenario_text("langmuir").replace("rate: {A: 1.0 1/s}", "rate: {A: 1.0 s}")
+            .replace('"A -> *"', '"B -> *"')
+            .replace("duration: 5 s}", "duration: 5 s, gas: {O2: 1 Pa}}"))
+    message = _error(text)
+    assert "3 problems" in message
+    order = [message.index(key) for key in ("events[1].equation", "events[1].rate.A",
+                                            "recipe.phases[0].gas.O2")]
+    assert order == sorted(order)
+    assert "species 'B' is not listed" in message and "gas 'O2' is not declared" in message
+
+
 def test_unknown_species_in_equation(scenario_text):
     message = _error(scenario_text("langmuir").replace('"A -> *"', '"B -> *"'))
     assert "species 'B' is not listed under 'species'" in message
