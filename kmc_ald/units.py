@@ -11,6 +11,8 @@ length             Å
 frequency          1/s
 mass               amu (g/mol)
 areal density      1/Å²
+mass density       g/cm³
+specific area      m²/g
 =================  ==========================
 
 A dimensional value in a scenario is a string ``"<number> <unit>"`` (``"0.9 eV"``,
@@ -91,6 +93,8 @@ _BASE: dict[str, dict[str, tuple[float, float]]] = {
         "1/nm^2": (1.0 / ANGSTROM2_PER_NM2, 0.0),
         "1/cm^2": (1e-16, 0.0),
     },
+    "mass density": {"g/cm^3": (1.0, 0.0), "kg/m^3": (1e-3, 0.0)},
+    "specific area": {"m^2/g": (1.0, 0.0), "m2/g": (1.0, 0.0)},
 }
 
 DIMENSIONS = tuple(_BASE)

@@ -12,7 +12,8 @@ Rate laws (per channel; a two-site event has one channel per matching neighbour)
   phases where the gas is off.
 
 Here ``t`` is the type of the event's (first) site, and ``n`` the number of its neighbours that
-hold one of the species the event's ``bonds`` count; above ``bonds.max`` the rate is zero.
+hold one of the species the event's ``bonds`` count; outside ``bonds.min..bonds.max`` the rate is
+zero.
 """
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ class Mechanism:
     gas_out: np.ndarray  # int32 [e, g]: gas molecules released per event
     event_order: np.ndarray  # int32 [e]: events grouped by the species on site i
     event_offset: np.ndarray  # int32 [n_species + 1]: CSR offsets into event_order
+    reverse: np.ndarray  # int32 [e]: the event that undoes e (e itself for a hop), or -1
 
     @property
     def n_events(self) -> int:
@@ -136,8 +138,61 @@ def compile_mechanism(scenario: Scenario) -> Mechanism:
             gas_out[e, gases.index(gas)] = n
     order = np.argsort(site_in[:, 0], kind="stable").astype(np.int32)
     offset = np.searchsorted(site_in[order, 0], np.arange(len(species) + 1)).astype(np.int32)
+    reverse = np.full(n_e, -1, dtype=np.int32)
+    for e in range(n_e):
+        for r in range(n_e):
+            if _undoes(r, e, n_sites, site_in, site_out, gas_in, gas_out):
+                reverse[e] = r
+                break
+    if scenario.deposit is not None:
+        _check_conserved(scenario, species)
     return Mechanism(species, tuple(e.name for e in events), tuple(gases), n_sites, site_in,
-                     site_out, count_mask, footprint, block_mask, gas_in, gas_out, order, offset)
+                     site_out, count_mask, footprint, block_mask, gas_in, gas_out, order, offset,
+                     reverse)
+
+
+def _undoes(r, e, n_sites, site_in, site_out, gas_in, gas_out) -> bool:
+    """Whether event r restores what event e changes (sites in either order, gases swapped)."""
+    if n_sites[r] != n_sites[e]:
+        return False
+    if not (np.array_equal(gas_in[r], gas_out[e]) and np.array_equal(gas_out[r], gas_in[e])):
+        return False
+    k = n_sites[e]
+    forward = (tuple(site_in[e, :k]), tuple(site_out[e, :k]))
+    backward = (tuple(site_out[r, :k]), tuple(site_in[r, :k]))
+    return forward == backward or (k == 2 and forward == (backward[0][::-1], backward[1][::-1]))
+
+
+def _check_conserved(scenario: Scenario, species: tuple[str, ...]) -> None:
+    """Every event must balance each ``deposit.conserved`` element between sites and gases."""
+    from kmc_ald.scenario.schema import formula_count
+
+    deposit = scenario.deposit
+    problems = []
+    for element in deposit.conserved:
+        held = {s: formula_count(f, element) for s, f in deposit.composition.items()}
+        for e, event in enumerate(scenario.events):
+            eq = event.parsed
+            gas_atoms = {g: formula_count(scenario.gases[g].formula, element)
+                         if g in scenario.gases and scenario.gases[g].formula else None
+                         for g in (*eq.gas_in, *eq.gas_out)}
+            unknown = [g for g, n in gas_atoms.items() if n is None]
+            if unknown:
+                problems.append((("events", e, "equation"), event.equation,
+                                 f"gas {unknown[0]!r} needs a 'formula' under 'gases' to check "
+                                 f"that {element} is conserved"))
+                continue
+            before = (sum(held.get(s, 0) for s in eq.sites_in)
+                      + sum(n * gas_atoms[g] for g, n in eq.gas_in.items()))
+            after = (sum(held.get(s, 0) for s in eq.sites_out)
+                     + sum(n * gas_atoms[g] for g, n in eq.gas_out.items()))
+            if before != after:
+                problems.append((("events", e, "equation"), event.equation,
+                                 f"{element} is not conserved: {before} atoms before, {after} "
+                                 f"after (deposit.conserved lists {element}; formulas from "
+                                 "deposit.composition and gases)"))
+    if problems:
+        raise scenario.problems(problems)
 
 
 def _per_type(values: dict[str, float], names: tuple[str, ...], loc: tuple, problems: list,
@@ -170,8 +225,10 @@ def compile_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) ->
         loc = ("events", e)
         bond_energy = event.bonds.energy if event.bonds else 0.0
         allowed = np.ones(z + 1, dtype=bool)
-        if event.bonds is not None and event.bonds.max is not None:
-            allowed = n_bonds <= event.bonds.max
+        if event.bonds is not None:
+            allowed = n_bonds >= event.bonds.min
+            if event.bonds.max is not None:
+                allowed &= n_bonds <= event.bonds.max
         if event.rate is not None:
             prefactor = _per_type(event.rate.A, names, (*loc, "rate", "A"), problems)
             barrier = _per_type(event.rate.Ea, names, (*loc, "rate", "Ea"), problems)

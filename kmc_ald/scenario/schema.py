@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -43,6 +44,8 @@ Duration = Annotated[float, _quantity("time"), Field(gt=0)]
 Length = Annotated[float, _quantity("length"), Field(gt=0)]
 Frequency = Annotated[float, _quantity("frequency"), Field(ge=0)]
 Mass = Annotated[float, _quantity("mass"), Field(gt=0)]
+MassDensity = Annotated[float, _quantity("mass density"), Field(gt=0)]
+SpecificArea = Annotated[float, _quantity("specific area"), Field(gt=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 Name = Annotated[str, Field(min_length=1, pattern=r"^[^\s+]+$")]
 
@@ -104,6 +107,37 @@ def _size_entry(value: Any) -> float | int:
 SizeEntry = Annotated[int | float, BeforeValidator(_size_entry)]
 
 
+def _formula(value: str) -> str:
+    """A chemical formula ASE can read, made of real elements (e.g. 'C3H9Al')."""
+    from ase.data import atomic_numbers  # ase is slow to import; only needed here
+    from ase.formula import Formula
+    try:
+        symbols = Formula(value).count()
+    except ValueError as err:
+        raise ValueError(f"cannot read the chemical formula {value!r}: {err}") from None
+    unknown = [s for s in symbols if s not in atomic_numbers]
+    if unknown:
+        raise ValueError(f"unknown element(s) {unknown} in formula {value!r}")
+    return value
+
+
+ChemicalFormula = Annotated[str, Field(min_length=1), AfterValidator(_formula)]
+
+
+def formula_mass(formula: str) -> float:
+    """Mass of a formula unit [amu]."""
+    from ase.data import atomic_masses, atomic_numbers
+    from ase.formula import Formula
+    return float(sum(atomic_masses[atomic_numbers[s]] * n
+                     for s, n in Formula(formula).count().items()))
+
+
+def formula_count(formula: str, element: str) -> int:
+    """Atoms of ``element`` in one formula unit."""
+    from ase.formula import Formula
+    return int(Formula(formula).count().get(element, 0))
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -143,28 +177,12 @@ class Gas(Strict):
 
     def molecular_mass(self) -> float:
         """Molecular mass [amu]."""
-        if self.mass is not None:
-            return self.mass
-        from ase.data import atomic_masses, atomic_numbers
-        from ase.formula import Formula  # ase is slow to import; only needed here
-        return float(sum(atomic_masses[atomic_numbers[s]] * n
-                         for s, n in Formula(self.formula).count().items()))
+        return self.mass if self.mass is not None else formula_mass(self.formula)
 
     @field_validator("formula")
     @classmethod
     def _formula_readable(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        from ase.data import atomic_numbers
-        from ase.formula import Formula
-        try:
-            symbols = Formula(value).count()
-        except ValueError as err:
-            raise ValueError(f"cannot read the chemical formula {value!r}: {err}") from None
-        unknown = [s for s in symbols if s not in atomic_numbers]
-        if unknown:
-            raise ValueError(f"unknown element(s) {unknown} in formula {value!r}")
-        return value
+        return value if value is None else _formula(value)
 
 
 class Arrhenius(Strict):
@@ -176,12 +194,22 @@ class Arrhenius(Strict):
 
 class Bonds(Strict):
     """Bond counting: each neighbour of the event's site holding one of ``with`` adds ``energy``
-    to the barrier; above ``max`` such neighbours the event cannot happen."""
+    to the barrier; below ``min`` or above ``max`` such neighbours the event cannot happen (``min:
+    1`` makes an event autocatalytic: it needs a neighbour of its own kind)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     with_: list[Name] = Field(alias="with", min_length=1)
     energy: Energy = 0.0
+    min: int = Field(default=0, ge=0)
     max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> Bonds:
+        if self.max is not None and self.min > self.max:
+            raise PydanticCustomError("bonds_range", "bonds.min ({min}) is above bonds.max "
+                                      "({max}): the event could never happen",
+                                      {"min": self.min, "max": self.max})
+        return self
 
 
 class Footprint(Strict):
@@ -257,6 +285,17 @@ class Recipe(Strict):
     phases: list[Phase] = Field(min_length=1)
 
 
+class Stiffness(Strict):
+    """Stiffness control of the exact solver: quasi-equilibrated fast channels are slowed down.
+
+    ``separation`` is its one accuracy knob: a scaled channel still fires at least that many
+    times per firing of the fastest non-equilibrated event (larger is more accurate and slower;
+    kmc_ald.engine.stiffness documents the scheme).
+    """
+
+    separation: float = Field(default=1000.0, ge=10.0)
+
+
 class Run(Strict):
     """How to run: the random seed, the solver, where it runs, and the parallel solver's accuracy.
 
@@ -269,6 +308,39 @@ class Run(Strict):
     solver: Literal["exact", "parallel"] = "exact"
     backend: Literal["auto", "cpu", "gpu"] = "auto"
     step_probability: float = Field(default=0.02, gt=0, le=0.5)
+    stiffness: Stiffness | None = None
+
+
+class Deposit(Strict):
+    """What the process deposits, for the per-cycle statistics (kmc_ald/cycles in the run file).
+
+    ``composition`` gives the formula of what each surface species holds (one site); a site is
+    part of a metal cluster when its formula contains ``element``. Growth counts every ``element``
+    atom taken from the gas (consumed minus released), so atoms buried in the film count too.
+    ``film`` and ``density`` turn atoms per area into thickness. The support's mass, for weight
+    loadings, is that of the modelled substrate atoms unless ``specific_area`` (of a powder or a
+    flake, both faces) is given. ``conserved`` elements are checked in every event's equation.
+    """
+
+    element: Name
+    film: ChemicalFormula | None = None  # default: the element itself
+    density: MassDensity
+    composition: dict[Name, ChemicalFormula] = Field(default_factory=dict)
+    anchoring: list[Name] = Field(default_factory=list)
+    specific_area: SpecificArea | None = None
+    conserved: list[Name] = Field(default_factory=list)
+
+    @field_validator("element")
+    @classmethod
+    def _element_known(cls, value: str) -> str:
+        from ase.data import atomic_numbers
+        if value not in atomic_numbers:
+            raise ValueError(f"{value!r} is not a chemical element symbol (e.g. 'Pt', 'Al')")
+        return value
+
+    @property
+    def film_formula(self) -> str:
+        return self.film or self.element
 
 
 class Output(Strict):
@@ -285,6 +357,7 @@ class Scenario(Strict):
     gases: dict[str, Gas] = Field(default_factory=dict)
     events: list[Event] = Field(min_length=1)
     recipe: Recipe
+    deposit: Deposit | None = None
     run: Run = Run()
     output: Output = Output()
     _source: Any = PrivateAttr(default=None)
@@ -389,4 +462,6 @@ def cross_reference_problems(data: dict) -> list[tuple[tuple, Any, str]]:
                                  f"{', '.join(gases) or 'none'})"))
     for site_type, species in _entries(_entries(data, "substrate", dict), "initial", dict).items():
         species_problem(("substrate", "initial", site_type), species, species)
+    for species in _entries(_entries(data, "deposit", dict), "composition", dict):
+        species_problem(("deposit", "composition", species), species, species)
     return problems
