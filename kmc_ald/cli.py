@@ -234,10 +234,47 @@ def _print_summary(sim, summary, path: Path) -> None:
         for gas, (used, made) in exchange.items():
             gases.add_row(gas, f"{used:,}", f"{made:,}", f"{used / per:.4g}", f"{made / per:.4g}")
         out.print(gases)
+    if summary.cycles:
+        _print_cycles(sim, summary.cycles)
+    if state.scale is not None and (state.scale < 1).any():
+        scaled = ", ".join(f"{n} ×{s:.3g}" for n, s in zip(summary.event_names, state.scale)
+                           if s < 1)
+        out.print(f"stiffness scaling at the end: {scaled}", highlight=False)
     out.print(f"simulated time  {state.time:.6g} s over {state.cycle} cycle(s)\n"
               f"events          {summary.events:,} in {summary.wall_time:.2f} s wall "
               f"({summary.events_per_second:,.0f} events/s)\n"
               f"run file        {path}", highlight=False)
+
+
+#: The per-cycle columns the run summary shows, with their headers.
+_CYCLE_COLUMNS = (("deposited", "{el}/nm²", "{:.3g}"), ("growth_thickness", "Å/cyc", "{:.2g}"),
+                  ("loading", "wt%", "{:.3g}"), ("clusters", "cl/nm²", "{:.3g}"),
+                  ("mean_cluster_size", "atoms/cl", "{:.3g}"), ("mean_diameter", "d nm", "{:.2g}"),
+                  ("single_atom_fraction", "single", "{:.2f}"),
+                  ("anchoring_occupied", "anchors", "{:.2f}"))
+
+
+def _print_cycles(sim, cycles: dict) -> None:
+    """The per-cycle statistics at up to 10 cycles (replica means when there are replicas)."""
+    from kmc_ald.analysis.cycles import nucleation_delay
+
+    element = sim.scenario.deposit.element
+    n = len(cycles["cycle"])
+    shown = sorted(set(np.linspace(0, n - 1, min(n, 10)).round().astype(int)))
+    table = Table(title="per cycle" + (f", mean of {sim.replicas} replicas"
+                                       if sim.replicas > 1 else ""))
+    table.add_column("cycle", justify="right")
+    for _, header, _ in _CYCLE_COLUMNS:
+        table.add_column(header.format(el=element), justify="right")
+    for k in shown:
+        values = [fmt.format(float(np.mean(cycles[name][k]))) for name, _, fmt in _CYCLE_COLUMNS]
+        table.add_row(str(int(np.max(cycles["cycle"][k]))), *values)
+    out.print(table)
+    growth = cycles["growth"].reshape(n, -1).mean(axis=1)
+    delay = nucleation_delay(growth)
+    out.print(f"nucleation delay {delay:.3g} cycles (growth reaches half its steady value of "
+              f"{growth[-max(1, round(0.25 * n)):].mean():.3g} {element}/nm²/cycle)",
+              highlight=False)
 
 
 @app.command()

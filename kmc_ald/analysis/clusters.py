@@ -10,15 +10,27 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 
-def cluster_sizes(occupied: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
-    """Sizes (sites) of the connected clusters of ``occupied`` (bool [n_sites])."""
+def cluster_labels(occupied: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """Cluster index of every site (0, 1, ... over occupied sites; -1 where not occupied)."""
     i = np.repeat(np.arange(len(occupied)), neighbours.shape[1])
     j = neighbours.ravel()
     keep = occupied[i] & occupied[j]
     n = len(occupied)
     graph = coo_matrix((np.ones(int(keep.sum())), (i[keep], j[keep])), shape=(n, n))
     _, label = connected_components(graph, directed=False)
-    return np.bincount(np.unique(label[occupied], return_inverse=True)[1])
+    out = np.full(n, -1, dtype=np.int64)
+    out[occupied] = np.unique(label[occupied], return_inverse=True)[1]
+    return out
+
+
+def cluster_sizes(occupied: np.ndarray, neighbours: np.ndarray,
+                  weights: np.ndarray | None = None) -> np.ndarray:
+    """Sizes of the connected clusters of ``occupied`` (bool [n_sites]): sites, or the sum of
+    ``weights`` (e.g. atoms per site) over each cluster's sites."""
+    label = cluster_labels(occupied, neighbours)
+    w = None if weights is None else np.asarray(weights)[occupied]
+    sizes = np.bincount(label[occupied], weights=w)
+    return sizes if weights is not None else sizes.astype(np.int64)
 
 
 def island_density(occupation: np.ndarray, neighbours: np.ndarray, min_size: int = 2) -> float:

@@ -58,6 +58,9 @@ class RunSummary:
     state: State | None = None
     wall_time: float = 0.0  # [s]
     events_at_start: int = 0  # events of an earlier run this one continues
+    #: per-cycle statistics (kmc_ald.analysis.cycles), one array per column; empty without a
+    #: ``deposit`` section. With replicas, a replica axis follows the cycle axis.
+    cycles: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def events(self) -> int:
@@ -112,13 +115,28 @@ class Simulation:
             raise ScenarioError(f"replicas = {self.replicas} needs the parallel solver (the "
                                 "exact solver runs one surface; run it once per seed instead)")
         backend = backend or scenario.run.backend
+        stiffness = scenario.run.stiffness
+        if stiffness is not None and solver != "exact":
+            raise scenario.problems([(("run", "stiffness"), None, "stiffness control runs with "
+                                      "the exact solver; remove run.stiffness or use --solver "
+                                      "exact")])
+        self.statistics = None
+        if scenario.deposit is not None:
+            from kmc_ald.analysis.cycles import CycleStatistics
+            formulas = {g: (scenario.gases[g].formula if g in scenario.gases else None)
+                        for g in self.mechanism.gases}
+            self.statistics = CycleStatistics(scenario.deposit, self.lattice, self.mechanism,
+                                              formulas)
         if solver == "exact":
             if backend == "gpu":
                 from kmc_ald.errors import BackendUnavailableError
                 raise BackendUnavailableError("the exact solver runs on the CPU only; use the "
                                               "parallel solver (--solver parallel) on a GPU")
             from kmc_ald.engine.solvers.exact import ExactSolver
-            self.solver = ExactSolver(self.lattice, self.mechanism, self.rates, self.seed)
+            from kmc_ald.engine.stiffness import StiffnessControl
+            control = (None if stiffness is None
+                       else StiffnessControl(self.mechanism.reverse, stiffness.separation))
+            self.solver = ExactSolver(self.lattice, self.mechanism, self.rates, self.seed, control)
             self.backend = "cpu"
         else:
             from kmc_ald.engine.backends.base import select_backend
@@ -189,7 +207,8 @@ class Simulation:
                                f"{sim.state.occupation.shape}")
         sim.state = State(cp["occupation"].astype(np.uint8), cp["event_counts"].astype(np.int64),
                           float(cp["time"]), int(cp["counter"]), int(cp["events"]),
-                          int(cp["cycle"]), int(cp["phase"]))
+                          int(cp["cycle"]), int(cp["phase"]), cp["scale"].astype(float),
+                          cp["window_start"].astype(np.int64))
         sim._history = run
         return sim
 
@@ -208,6 +227,15 @@ class Simulation:
             if writer is not None:
                 writer.add_coverage(state.events, t, value)
             return value
+
+        history = self._history
+        cycle_rows: list[dict[str, np.ndarray]] = []
+        if history is not None and history.cycles:
+            done = history.cycles["cycle"] <= state.cycle
+            cycle_rows = [{k: v[i] for k, v in history.cycles.items()}
+                          for i in np.flatnonzero(done)]
+        cycle_start = state.event_counts.copy()
+        phase_coverage = []
 
         wall0 = time.perf_counter()
         if state.cycle == 0 and state.phase == 0 and state.events == 0:
@@ -233,17 +261,43 @@ class Simulation:
                         if progress:
                             progress(Progress(state.cycle, recipe.cycles, p, name,
                                               k / n_samples, t_sample, state.events, latest))
-                    row = (state.cycle, name, t_start, t_end, state.event_counts - before)
+                    row = (state.cycle, name, t_start, t_end, state.event_counts - before,
+                           state.scale.copy())
                     summary.phase_rows.append(row)
+                    phase_coverage.append(latest)
                     if writer is not None:
                         writer.add_phase(*row)
                     state.phase += 1
                 state.phase = 0
                 state.cycle += 1
+                if self.statistics is not None and len(phase_coverage) == len(recipe.phases):
+                    deposited = (cycle_rows[-1]["deposited"] if cycle_rows
+                                 else np.zeros(self.coverage().shape[:-1]))
+                    row = self._cycle_row(state, state.event_counts - cycle_start, deposited,
+                                          np.stack(phase_coverage, axis=-2))
+                    cycle_rows.append(row)
+                    if writer is not None:
+                        writer.add_cycle(row)
+                cycle_start = state.event_counts.copy()
+                phase_coverage = []
                 if writer is not None:
                     writer.end_cycle(state)
         finally:
             summary.coverage_time = np.array(times)
             summary.coverage = np.array(values).reshape(len(times), *self.coverage().shape)
             summary.wall_time = time.perf_counter() - wall0
+            if cycle_rows:
+                summary.cycles = {k: np.stack([r[k] for r in cycle_rows]) for k in cycle_rows[0]}
         return summary
+
+    def _cycle_row(self, state: State, events: np.ndarray, deposited: np.ndarray,
+                   phase_coverage: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-cycle statistics; with replicas, one value per replica on a trailing axis."""
+        stats = self.statistics
+        if self.replicas == 1:
+            return stats.row(state.cycle, state.time, state.occupation, events, float(deposited),
+                             phase_coverage)
+        # phase_coverage is [replica, phases, species] here; every column gains a replica axis
+        rows = [stats.row(state.cycle, state.time, state.occupation[r], events[r],
+                          float(deposited[r]), phase_coverage[r]) for r in range(self.replicas)]
+        return {k: np.stack([row[k] for row in rows]) for k in rows[0]}

@@ -22,6 +22,8 @@ class State:
         events: Events executed so far (all types).
         cycle: Index of the cycle being run (0-based).
         phase: Index of the next phase to run within the cycle.
+        scale: Stiffness scale factor of each event type (1 = true rate), float64 ``[n_events]``.
+        window_start: ``event_counts`` when the current stiffness window began.
     """
 
     occupation: np.ndarray
@@ -31,10 +33,20 @@ class State:
     events: int = 0
     cycle: int = 0
     phase: int = 0
+    scale: np.ndarray | None = None
+    window_start: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n_events = self.event_counts.shape[-1]
+        if self.scale is None:
+            self.scale = np.ones(n_events)
+        if self.window_start is None:
+            self.window_start = np.zeros_like(self.event_counts)
 
     def species_counts(self, n_species: int) -> np.ndarray:
         return np.bincount(self.occupation, minlength=n_species)
 
     def copy(self) -> State:
         return State(self.occupation.copy(), self.event_counts.copy(), self.time, self.counter,
-                     self.events, self.cycle, self.phase)
+                     self.events, self.cycle, self.phase, self.scale.copy(),
+                     self.window_start.copy())

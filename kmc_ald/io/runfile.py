@@ -10,12 +10,16 @@ Layout (units in each dataset's ``units`` attribute)::
     kmc_ald/provenance            attrs: package version, solver, backend, seed, host, start;
                                   datasets status and wall_time [s], updated at every flush
     kmc_ald/phases/               one row per executed phase: cycle, phase, t_start, t_end [s],
-                                  events [rows, n_events] (attribute events: names)
+                                  events [rows, n_events] (attribute events: names), scale
+                                  [rows, n_events] (stiffness scale factors at the phase end)
+    kmc_ald/cycles/               one row per cycle, one dataset per quantity (units attribute),
+                                  when the scenario has a deposit section; attribute
+                                  nucleation_delay [cycles] (kmc_ald.analysis.cycles)
     kmc_ald/lattice/              positions [Å], cell [Å], site_type (attribute names), layer
     kmc_ald/mechanism/            species, events, gases, rates [phases, events, site types,
                                   bonds] [1/s]
-    kmc_ald/checkpoint/           occupation, time, counter, events, event_counts, cycle, phase:
-                                  the state after the last completed cycle
+    kmc_ald/checkpoint/           occupation, time, counter, events, event_counts, cycle, phase,
+                                  scale, window_start: the state after the last completed cycle
 
 Rows are buffered in memory and appended in blocks at the end of a cycle (at most once per second
 of wall time, and always at the end of the run); every flush leaves a consistent file: it
@@ -72,7 +76,9 @@ class RunFileWriter:
         self._last_flush = -float("inf")
         self._checkpoint = None
         self._cov: list[tuple[int, float, np.ndarray]] = []
-        self._phases: list[tuple[int, str, float, float, np.ndarray]] = []
+        self._phases: list[tuple[int, str, float, float, np.ndarray, np.ndarray]] = []
+        self._cycles: list[dict[str, np.ndarray]] = []
+        self._growth: list[np.ndarray] = []  # every cycle's growth, for the nucleation delay
         # one extra axis for replicas, after the sample axis, when there is more than one
         self._replicas = replicas
         self._replica_axis = (replicas,) if replicas > 1 else ()
@@ -131,6 +137,12 @@ class RunFileWriter:
                           "events executed in the phase, per event type"
                           + (" (axes: row, replica, event)" if self._replica_axis else ""))
         ev.attrs["events"] = _strings(mechanism.event_names)
+        sc = self._series(ph, "scale", np.float64, (*self._replica_axis, self._n_events), "1",
+                          "stiffness scale factor of each event type at the phase end (1: the "
+                          "true rate)")
+        sc.attrs["events"] = _strings(mechanism.event_names)
+        self._gases, self._phase_names = mechanism.gases, rates.phase_names
+        self._species = mechanism.species
 
         lat = k.create_group("lattice")
         lat.attrs["name"] = lattice.name
@@ -160,6 +172,9 @@ class RunFileWriter:
                                                       np.uint8), compression="gzip", shuffle=True)
         cp.create_dataset("event_counts", data=np.zeros((*self._replica_axis, self._n_events),
                                                         np.int64))
+        cp.create_dataset("window_start", data=np.zeros((*self._replica_axis, self._n_events),
+                                                        np.int64))
+        cp.create_dataset("scale", data=np.ones(self._n_events))
         for name, dtype in (("time", np.float64), ("counter", np.int64), ("events", np.int64),
                             ("cycle", np.int64), ("phase", np.int64), ("valid", np.int8)):
             cp.create_dataset(name, data=np.zeros((), dtype))
@@ -186,7 +201,10 @@ class RunFileWriter:
         for k in np.flatnonzero(rows):
             self._phases.append((int(run.phases["cycle"][k]), str(run.phases["phase"][k]),
                                  float(run.phases["t_start"][k]), float(run.phases["t_end"][k]),
-                                 run.phases["events"][k]))
+                                 run.phases["events"][k], run.phases["scale"][k]))
+        if run.cycles:
+            for k in np.flatnonzero(run.cycles["cycle"] <= cp["cycle"]):
+                self.add_cycle({name: column[k] for name, column in run.cycles.items()})
         self.flush()
 
     def add_coverage(self, step: int, t: float, value: np.ndarray) -> None:
@@ -195,8 +213,31 @@ class RunFileWriter:
             self.flush()
 
     def add_phase(self, cycle: int, phase: str, t_start: float, t_end: float,
-                  events: np.ndarray) -> None:
-        self._phases.append((cycle, phase, t_start, t_end, np.asarray(events, np.int64)))
+                  events: np.ndarray, scale: np.ndarray) -> None:
+        self._phases.append((cycle, phase, t_start, t_end, np.asarray(events, np.int64),
+                             np.asarray(scale, np.float64)))
+
+    def add_cycle(self, row: dict[str, np.ndarray]) -> None:
+        """One row of per-cycle statistics (kmc_ald.analysis.cycles.COLUMNS)."""
+        self._cycles.append(row)
+        self._growth.append(np.asarray(row["growth"]))
+
+    def _create_cycles(self, row: dict[str, np.ndarray]) -> h5py.Group:
+        from kmc_ald.analysis.cycles import COLUMNS, SIZE_BINS
+
+        group = self._f.create_group("kmc_ald/cycles")
+        for name, value in row.items():
+            value = np.asarray(value)
+            ds = self._series(group, name, value.dtype, value.shape, COLUMNS[name].units,
+                              COLUMNS[name].description)
+            if name in ("gas_consumed", "gas_released"):
+                ds.attrs["gases"] = _strings(self._gases)
+            elif name == "coverage_end_of_phase":
+                ds.attrs["phases"] = _strings(self._phase_names)
+                ds.attrs["species"] = _strings(self._species)
+            elif name == "size_distribution":
+                ds.attrs["bin_lower"] = 2 ** np.arange(SIZE_BINS)
+        return group
 
     def _write_checkpoint(self, state) -> None:
         """Store the state after a completed cycle, so the run can be continued from it.
@@ -209,6 +250,8 @@ class RunFileWriter:
         self._f.flush()
         cp["occupation"][...] = state.occupation
         cp["event_counts"][...] = state.event_counts
+        cp["window_start"][...] = state.window_start
+        cp["scale"][...] = state.scale
         for name in ("time", "counter", "events", "cycle", "phase"):
             cp[name][()] = getattr(state, name)
         self._f.flush()
@@ -233,10 +276,20 @@ class RunFileWriter:
                     value=np.stack(values))
             self._cov.clear()
         if self._phases:
-            cycles, names, t0, t1, events = zip(*self._phases)
+            cycles, names, t0, t1, events, scale = zip(*self._phases)
             _append(f["kmc_ald/phases"], cycle=np.array(cycles), phase=_strings(names),
-                    t_start=np.array(t0), t_end=np.array(t1), events=np.stack(events))
+                    t_start=np.array(t0), t_end=np.array(t1), events=np.stack(events),
+                    scale=np.stack(scale))
             self._phases.clear()
+        if self._cycles:
+            from kmc_ald.analysis.cycles import nucleation_delay
+
+            group = f.get("kmc_ald/cycles") or self._create_cycles(self._cycles[0])
+            _append(group, **{k: np.stack([r[k] for r in self._cycles]) for k in self._cycles[0]})
+            self._cycles.clear()
+            growth = np.stack(self._growth)  # [cycles] or [cycles, replicas]
+            delay = [nucleation_delay(g) for g in growth.reshape(len(growth), -1).T]
+            group.attrs["nucleation_delay"] = np.array(delay if growth.ndim > 1 else delay[0])
         if self._checkpoint is not None:
             self._write_checkpoint(self._checkpoint)
             self._checkpoint = None
@@ -306,6 +359,8 @@ class Run:
     coverage: np.ndarray
     phases: dict[str, np.ndarray] = field(default_factory=dict)
     checkpoint: dict[str, Any] | None = None
+    cycles: dict[str, np.ndarray] = field(default_factory=dict)
+    cycles_units: dict[str, str] = field(default_factory=dict)
 
 
 def _open(path: Path) -> h5py.File:
@@ -337,7 +392,10 @@ def read_run(path: str | Path) -> Run:
         cp = f["kmc_ald/checkpoint"]
         checkpoint = ({k: cp[k][()] for k in cp} if int(cp["valid"][()]) else None)
         text = f["parameters/scenario"]
-        return Run(path=path, scenario=text[()].decode(),
+        group = f.get("kmc_ald/cycles")
+        cycles = {k: group[k][()] for k in group} if group is not None else {}
+        units = {k: str(group[k].attrs["units"]) for k in group} if group is not None else {}
+        return Run(cycles=cycles, cycles_units=units, path=path, scenario=text[()].decode(),
                    overrides=tuple(text.attrs.get("overrides", ())), provenance=prov,
                    species=tuple(cov["value"].attrs["species"]),
                    events=tuple(ph["events"].attrs["events"]),

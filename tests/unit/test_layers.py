@@ -1,7 +1,8 @@
 """Dependencies point one way: a module imports only from its own layer or the layers below.
 
-The run file (io) sits below the engine: it stores arrays and knows nothing of solvers, so the
-engine can write it without a cycle. cli is the top and the only module that prints.
+Analysis (statistics of occupation arrays) and the run file (io) sit below the engine: they work
+on arrays and know nothing of solvers, so the engine can use both without a cycle. cli is the top
+and the only module that prints.
 """
 import ast
 from pathlib import Path
@@ -13,9 +14,9 @@ LAYERS = [
     {"units", "errors", "resources", "__init__"},
     {"scenario"},
     {"surfaces", "model"},
+    {"analysis"},
     {"io"},
     {"engine"},
-    {"analysis"},
     {"sweep", "cli"},
 ]
 
