@@ -8,8 +8,10 @@ from kmc_ald.scenario.load import loads_scenario
 
 
 def scenario(body: str, *, lattice: str = "square", size: int = 32, duration: str = "1 s",
-             samples: int = 10, seed: int = 1, cycles: int = 1, temperature: str = "300 K"):
-    """A one-phase textbook scenario around an ``species:``/``events:`` body."""
+             samples: int = 10, seed: int = 1, cycles: int = 1, temperature: str = "300 K",
+             run: str = ""):
+    """A one-phase textbook scenario around an ``species:``/``events:`` body; ``run`` adds
+    settings to the run section, e.g. ``"stiffness: {separation: 100}"``."""
     text = f"""
 description: test model
 substrate: {{lattice: {lattice}, size: [{size}, {size}]}}
@@ -18,7 +20,7 @@ recipe:
   temperature: {temperature}
   cycles: {cycles}
   phases: [{{name: run, duration: {duration}}}]
-run: {{seed: {seed}}}
+run: {{seed: {seed}{", " + run if run else ""}}}
 output: {{samples_per_phase: {samples}}}
 """
     return loads_scenario(text, "test.yaml")

@@ -30,6 +30,7 @@ from numba import njit
 from kmc_ald.engine.channels import KERNEL, blocked, bond_count
 from kmc_ald.engine.rng import STREAM_EXACT, draw, split_seed, unit_interval
 from kmc_ald.engine.state import State
+from kmc_ald.engine.stiffness import StiffnessControl
 from kmc_ald.model.compile import Mechanism, RateTables
 from kmc_ald.surfaces.lattice import Lattice
 
@@ -224,8 +225,10 @@ class ExactSolver:
 
     name = "exact"
 
-    def __init__(self, lattice: Lattice, mechanism: Mechanism, rates: RateTables, seed: int):
+    def __init__(self, lattice: Lattice, mechanism: Mechanism, rates: RateTables, seed: int,
+                 stiffness: StiffnessControl | None = None):
         self.lattice, self.mechanism, self.rates = lattice, mechanism, rates
+        self.stiffness = stiffness
         self.key = split_seed(seed)
         self._near, self._near_count = lattice.near_table(max(1, mechanism.max_footprint))
         depends = mechanism.interaction_range  # 0: rates depend on the site itself only
@@ -242,9 +245,20 @@ class ExactSolver:
 
     def start_phase(self, state: State, phase: int) -> None:
         """Load the rates of a recipe phase and rebuild the sum tree from the occupation."""
-        m = self.mechanism
-        self._rate = np.ascontiguousarray(self.rates.rate[phase])
         self._phase = phase
+        if self.stiffness is not None:
+            self.stiffness.start_phase()
+            state.window_start = state.event_counts.copy()
+            self._window_time = state.time
+        self._load_rates(state)
+
+    def _load_rates(self, state: State) -> None:
+        """The phase's rates times the stiffness scale factors, and the sum tree over them."""
+        m = self.mechanism
+        rate = self.rates.rate[self._phase]
+        if self.stiffness is not None:
+            rate = rate * state.scale[:, None, None]
+        self._rate = np.ascontiguousarray(rate)
         _build_tree(self._tree, self._first_leaf, state.occupation, self._site_type, self._nb,
                     self._near, self._near_count, m.event_order, m.event_offset, m.n_sites,
                     m.site_in, m.count_mask, m.footprint, m.block_mask, self._rate)
@@ -259,7 +273,31 @@ class ExactSolver:
 
     def advance(self, state: State, t_stop: float, end_of_phase: bool,
                 max_events: int = 1 << 20) -> bool:
-        """Run events up to time t_stop [s]; False if it stopped early after max_events."""
+        """Run events up to time t_stop [s]; False if it stopped early after max_events.
+
+        With stiffness control, the scale factors are updated whenever a window of executed
+        events completes (window ends depend on event counts only, not on t_stop).
+        """
+        if self.stiffness is None:
+            return self._advance(state, t_stop, end_of_phase, max_events)
+        control = self.stiffness
+        while True:
+            in_chunk = int((state.event_counts - state.window_start).sum()) % control.chunk
+            budget = min(max_events, control.chunk - in_chunk)
+            before = state.events
+            done = self._advance(state, t_stop, end_of_phase, budget)
+            max_events -= state.events - before
+            fired = state.event_counts - state.window_start
+            if state.events - before == budget and control.window_done(fired):
+                duration = state.time - self._window_time
+                state.window_start = state.event_counts.copy()
+                self._window_time = state.time
+                if control.update(state.scale, fired, duration):
+                    self._load_rates(state)
+            if done or max_events <= 0:
+                return done
+
+    def _advance(self, state: State, t_stop: float, end_of_phase: bool, max_events: int) -> bool:
         m = self.mechanism
         clock = np.array([state.time])
         status, counter, executed = _advance(
