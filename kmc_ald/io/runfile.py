@@ -137,7 +137,7 @@ class RunFileWriter:
                           "events executed in the phase, per event type"
                           + (" (axes: row, replica, event)" if self._replica_axis else ""))
         ev.attrs["events"] = _strings(mechanism.event_names)
-        sc = self._series(ph, "scale", np.float64, (*self._replica_axis, self._n_events), "1",
+        sc = self._series(ph, "scale", np.float64, (self._n_events,), "1",
                           "stiffness scale factor of each event type at the phase end (1: the "
                           "true rate)")
         sc.attrs["events"] = _strings(mechanism.event_names)

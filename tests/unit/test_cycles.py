@@ -113,3 +113,14 @@ def test_bonds_min_above_max_is_rejected():
 def test_nucleation_delay_of_immediate_and_absent_growth():
     assert nucleation_delay(np.array([1.0, 1.0, 1.0, 1.0])) == 0.0
     assert np.isnan(nucleation_delay(np.zeros(5)))
+
+
+def test_replicas_get_one_column_each(tmp_path):
+    sim = Simulation(loads_scenario(TEXT, "t.yaml"), solver="parallel", backend="cpu",
+                     replicas=2)
+    summary = sim.run(tmp_path / "r.h5")
+    assert summary.cycles["deposited"].shape == (3, 2)
+    np.testing.assert_allclose(summary.cycles["deposited"], summary.cycles["metal_atoms"])
+    run = read_run(tmp_path / "r.h5")
+    assert run.cycles["coverage_end_of_phase"].shape == (3, 2, 2, 2)
+    np.testing.assert_array_equal(run.cycles["growth"], summary.cycles["growth"])
