@@ -327,6 +327,61 @@ def check(scenario: ScenarioArg, overrides: SetOpt = None) -> None:
 
 
 @app.command()
+def export(run_file: Annotated[Path, typer.Argument(help="Run file (HDF5) to read; it is not "
+                                                    "changed.")],
+           output: Annotated[Path, typer.Option(
+               "--output", "-o", help="File to write; its extension picks the format unless "
+               "--format is given (e.g. surface.extxyz, POSCAR.vasp, frame.cif, run.traj).")],
+           frames: Annotated[str, typer.Option(
+               help="Snapshots to write: last, all, an index i, or a slice i:j or i:j:k "
+               "(negative from the end). Several frames go into one trajectory file.")] = "last",
+           fmt: Annotated[str | None, typer.Option(
+               "--format", "-f", help="Any format ASE writes (extxyz, traj, cif, vasp, xyz, "
+               "xsf, lammps-data, ...).")] = None,
+           replica: Annotated[int, typer.Option(min=0, help="Replica to write, for runs with "
+                                                "several.")] = 0,
+           overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")
+                                ] = False) -> None:
+    """Write snapshots of a run as atoms (ASE formats; extended XYZ opens in OVITO)."""
+    try:
+        from kmc_ald.io.structures import ExportError, export
+        if output.exists() and not overwrite:
+            raise ExportError(f"{output} exists; choose another name with -o, or pass "
+                              "--overwrite to replace it")
+        written, fmt_used = export(run_file, output, frames, fmt, replica)
+    except KmcAldError as error:
+        raise _fail(error) from None
+    out.print(f"wrote {written} frame{'s' if written != 1 else ''} of {_escape(str(run_file))} "
+              f"to {_escape(str(output))} ({fmt_used})", highlight=False)
+
+
+@app.command()
+def report(run_file: Annotated[Path, typer.Argument(help="Run file (HDF5) to read; it is not "
+                                                    "changed.")],
+           output: Annotated[Path | None, typer.Option(
+               "--output", "-o", help="Folder for the figures and report.md (default: "
+               "<run file>-report).")] = None,
+           cycles: Annotated[str | None, typer.Option(
+               help="Cycles for the size distributions and top views, e.g. 1,50,150 (0: the "
+               "start); default: up to four stored ones, first to last.")] = None) -> None:
+    """Draw the figures of a run (coverage, loading and growth, particles, sizes, top views)."""
+    folder = output or run_file.with_name(f"{run_file.stem}-report")
+    try:
+        from kmc_ald.errors import ScenarioError
+        try:
+            chosen = None if cycles is None else [int(c) for c in cycles.split(",") if c.strip()]
+        except ValueError:
+            raise ScenarioError(f"--cycles {cycles!r}: expected cycle numbers separated by "
+                                "commas, e.g. 1,50,150") from None
+        from kmc_ald.report import write_report
+        written = write_report(run_file, folder, chosen)
+    except KmcAldError as error:
+        raise _fail(error) from None
+    for path in written:
+        out.print(f"wrote {_escape(str(path))}", highlight=False)
+
+
+@app.command()
 def info() -> None:
     """Versions, CPU threads, and whether a GPU backend could run here (and why not)."""
     import platform

@@ -68,6 +68,17 @@ COLUMNS: dict[str, Column] = {
 }
 
 
+def element_atoms(deposit: Deposit | None, species: tuple[str, ...]) -> np.ndarray:
+    """Atoms of the deposited element on a site holding each species (its cluster weight).
+
+    Without a deposit section every adsorbate counts as one (islands of a textbook model).
+    """
+    if deposit is None:
+        return np.array([0] + [1] * (len(species) - 1), dtype=np.int64)
+    return np.array([formula_count(deposit.composition[s], deposit.element)
+                     if s in deposit.composition else 0 for s in species], dtype=np.int64)
+
+
 class CycleStatistics:
     """Computes the per-cycle rows of one scenario's runs (see the module docstring).
 
@@ -82,9 +93,7 @@ class CycleStatistics:
                  gas_formulas: dict[str, str | None]):
         self.deposit, self.lattice, self.mechanism = deposit, lattice, mechanism
         element = deposit.element
-        self.atoms_per_species = np.array(
-            [formula_count(deposit.composition[s], element) if s in deposit.composition else 0
-             for s in mechanism.species], dtype=np.int64)
+        self.atoms_per_species = element_atoms(deposit, mechanism.species)
         self.atoms_per_gas = np.array(
             [formula_count(gas_formulas[g], element) if gas_formulas.get(g) else 0
              for g in mechanism.gases], dtype=np.int64)

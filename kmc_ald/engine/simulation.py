@@ -168,15 +168,20 @@ class Simulation:
         from kmc_ald.io.runfile import RunFileWriter
 
         history = self._history
-        with RunFileWriter(output, scenario_text=self.scenario.text,
-                           overrides=self.scenario.overrides, lattice=self.lattice,
-                           mechanism=self.mechanism, rates=self.rates, solver=self.solver.name,
-                           backend=self.backend, seed=self.seed, replicas=self.replicas,
-                           overwrite=overwrite,
-                           resumed_from=None if history is None else history.path) as writer:
-            if history is not None:
-                writer.add_history(history)
-            return self._run(writer, progress)
+        stream = self._trajectory(overwrite)  # before the run file: a refusal leaves no file
+        try:
+            with RunFileWriter(output, scenario_text=self.scenario.text,
+                               overrides=self.scenario.overrides, lattice=self.lattice,
+                               mechanism=self.mechanism, rates=self.rates,
+                               solver=self.solver.name, backend=self.backend, seed=self.seed,
+                               replicas=self.replicas, overwrite=overwrite,
+                               resumed_from=None if history is None else history.path) as writer:
+                if history is not None:
+                    writer.add_history(history)
+                return self._run(writer, progress, stream)
+        finally:
+            if stream is not None:
+                stream.close()
 
     @classmethod
     def resume(cls, path: str | Path, overrides: tuple[str, ...] = ()) -> Simulation:
@@ -212,7 +217,7 @@ class Simulation:
         sim._history = run
         return sim
 
-    def _run(self, writer, progress) -> RunSummary:
+    def _run(self, writer, progress, stream=None) -> RunSummary:
         recipe, rates, state = self.scenario.recipe, self.rates, self.state
         n_samples = self.scenario.output.samples_per_phase
         summary = RunSummary(self.mechanism.species, self.mechanism.event_names,
@@ -237,9 +242,22 @@ class Simulation:
         cycle_start = state.event_counts.copy()
         phase_coverage = []
 
+        snapshots = self.scenario.output.snapshots
+
+        def snapshot(phase_index: int) -> None:
+            name = recipe.phases[phase_index].name if phase_index >= 0 else ""
+            cycle = state.cycle + 1 if phase_index >= 0 else 0
+            writer.add_snapshot(cycle, name, phase_index, state.time, state.events,
+                                state.occupation)
+            if stream is not None:
+                stream.write(state.occupation, cycle=cycle, phase=name, time=state.time,
+                             step=state.events)
+
         wall0 = time.perf_counter()
         if state.cycle == 0 and state.phase == 0 and state.events == 0:
             sample(state.time)
+            if writer is not None and snapshots.takes("start", None, 0, recipe.cycles):
+                snapshot(-1)
         try:
             while state.cycle < recipe.cycles:
                 while state.phase < len(recipe.phases):
@@ -267,6 +285,12 @@ class Simulation:
                     phase_coverage.append(latest)
                     if writer is not None:
                         writer.add_phase(*row)
+                        last = p == len(recipe.phases) - 1
+                        if (snapshots.takes("end_of_phase", recipe.phases[p], state.cycle,
+                                            recipe.cycles)
+                                or last and snapshots.takes("end_of_cycle", None, state.cycle,
+                                                            recipe.cycles)):
+                            snapshot(p)
                     state.phase += 1
                 state.phase = 0
                 state.cycle += 1
@@ -289,6 +313,19 @@ class Simulation:
             if cycle_rows:
                 summary.cycles = {k: np.stack([r[k] for r in cycle_rows]) for k in cycle_rows[0]}
         return summary
+
+    def _trajectory(self, overwrite: bool):
+        """The extended-XYZ stream of ``output.trajectory`` (written with a run file), or None.
+
+        A resumed run appends to it (frames of a cycle cut short by a kill may then appear
+        twice); a new run replaces it only when it may replace the run file.
+        """
+        path = self.scenario.output.trajectory
+        if path is None:
+            return None
+        from kmc_ald.io.structures import TrajectoryStream
+        return TrajectoryStream(path, self.scenario, self.lattice, self.mechanism.species,
+                                append=self._history is not None, overwrite=overwrite)
 
     def _cycle_row(self, state: State, events: np.ndarray, deposited: np.ndarray,
                    phase_coverage: np.ndarray) -> dict[str, np.ndarray]:

@@ -15,6 +15,11 @@ Layout (units in each dataset's ``units`` attribute)::
     kmc_ald/cycles/               one row per cycle, one dataset per quantity (units attribute),
                                   when the scenario has a deposit section; attribute
                                   nucleation_delay [cycles] (kmc_ald.analysis.cycles)
+    kmc_ald/snapshots/            the whole surface at the points output.snapshots asks for:
+                                  occupation [frames, (replicas,) sites] (species index per
+                                  site; attribute species), cycle (from 1; 0 at the start), phase
+                                  (the phase that just ended, "" at the start), phase_index
+                                  (-1 at the start), time [s], step (events executed)
     kmc_ald/lattice/              positions [Å], cell [Å], site_type (attribute names), layer
     kmc_ald/mechanism/            species, events, gases, rates [phases, events, site types,
                                   bonds] [1/s]
@@ -78,6 +83,7 @@ class RunFileWriter:
         self._cov: list[tuple[int, float, np.ndarray]] = []
         self._phases: list[tuple[int, str, float, float, np.ndarray, np.ndarray]] = []
         self._cycles: list[dict[str, np.ndarray]] = []
+        self._snapshots: list[tuple[int, str, int, float, int, np.ndarray]] = []
         self._growth: list[np.ndarray] = []  # every cycle's growth, for the nucleation delay
         # one extra axis for replicas, after the sample axis, when there is more than one
         self._replicas = replicas
@@ -144,6 +150,24 @@ class RunFileWriter:
         self._gases, self._phase_names = mechanism.gases, rates.phase_names
         self._species = mechanism.species
 
+        snap = k.create_group("snapshots")
+        self._series(snap, "cycle", np.int32, (), "1", "cycle number, from 1 (0 at the start)")
+        self._series(snap, "phase", _STR, (), "", "the phase that just ended ('' at the start)")
+        self._series(snap, "phase_index", np.int32, (), "1",
+                     "index of that phase in the recipe (-1 at the start)")
+        self._series(snap, "time", np.float64, (), "s", "simulated time")
+        self._series(snap, "step", np.int64, (), "1", "events executed")
+        n_sites = lattice.n_sites
+        occ = snap.create_dataset("occupation", shape=(0, *self._replica_axis, n_sites),
+                                  maxshape=(None, *self._replica_axis, n_sites), dtype=np.uint8,
+                                  chunks=(1, *self._replica_axis, n_sites), compression="gzip",
+                                  shuffle=True)
+        occ.attrs["units"] = "1"
+        occ.attrs["description"] = ("species index of every site (0: empty)"
+                                    + (" (axes: frame, replica, site)" if self._replica_axis
+                                       else " (axes: frame, site)"))
+        occ.attrs["species"] = _strings(mechanism.species)
+
         lat = k.create_group("lattice")
         lat.attrs["name"] = lattice.name
         lat.attrs["shape"] = np.array(lattice.shape)
@@ -205,6 +229,11 @@ class RunFileWriter:
         if run.cycles:
             for k in np.flatnonzero(run.cycles["cycle"] <= cp["cycle"]):
                 self.add_cycle({name: column[k] for name, column in run.cycles.items()})
+        meta = run.snapshots
+        for k in np.flatnonzero(meta.get("cycle", np.zeros(0)) <= cp["cycle"]):
+            self.add_snapshot(int(meta["cycle"][k]), str(meta["phase"][k]),
+                              int(meta["phase_index"][k]), float(meta["time"][k]),
+                              int(meta["step"][k]), run.snapshot(int(k)))
         self.flush()
 
     def add_coverage(self, step: int, t: float, value: np.ndarray) -> None:
@@ -216,6 +245,12 @@ class RunFileWriter:
                   events: np.ndarray, scale: np.ndarray) -> None:
         self._phases.append((cycle, phase, t_start, t_end, np.asarray(events, np.int64),
                              np.asarray(scale, np.float64)))
+
+    def add_snapshot(self, cycle: int, phase: str, phase_index: int, t: float, step: int,
+                     occupation: np.ndarray) -> None:
+        """The whole surface (a copy is kept until the next flush)."""
+        self._snapshots.append((cycle, phase, phase_index, t, step,
+                                np.array(occupation, dtype=np.uint8)))
 
     def add_cycle(self, row: dict[str, np.ndarray]) -> None:
         """One row of per-cycle statistics (kmc_ald.analysis.cycles.COLUMNS)."""
@@ -281,6 +316,12 @@ class RunFileWriter:
                     t_start=np.array(t0), t_end=np.array(t1), events=np.stack(events),
                     scale=np.stack(scale))
             self._phases.clear()
+        if self._snapshots:
+            cycles, names, index, times, steps, occupation = zip(*self._snapshots)
+            _append(f["kmc_ald/snapshots"], cycle=np.array(cycles), phase=_strings(names),
+                    phase_index=np.array(index), time=np.array(times), step=np.array(steps),
+                    occupation=np.stack(occupation))
+            self._snapshots.clear()
         if self._cycles:
             from kmc_ald.analysis.cycles import nucleation_delay
 
@@ -361,6 +402,28 @@ class Run:
     checkpoint: dict[str, Any] | None = None
     cycles: dict[str, np.ndarray] = field(default_factory=dict)
     cycles_units: dict[str, str] = field(default_factory=dict)
+    #: one entry per stored surface: cycle, phase, phase_index, time [s], step (see
+    #: :meth:`snapshot` for the surface itself); empty in files without snapshots
+    snapshots: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        """Snapshots stored in the file."""
+        return len(self.snapshots.get("cycle", ()))
+
+    def snapshot(self, frame: int) -> np.ndarray:
+        """The species index of every site (``[replicas, sites]`` with replicas) at ``frame``.
+
+        Read from the file on demand, so a long run's snapshots never all sit in memory.
+        """
+        if not -self.n_frames <= frame < self.n_frames:
+            raise RunFileError(f"{self.path}: no snapshot {frame} (it holds {self.n_frames})")
+        with _open(self.path) as f:
+            return f["kmc_ald/snapshots/occupation"][frame % self.n_frames]
+
+
+def _decoded(values: np.ndarray) -> np.ndarray:
+    return np.array([v.decode() if isinstance(v, bytes) else v for v in values], dtype=object)
 
 
 def _open(path: Path) -> h5py.File:
@@ -387,15 +450,20 @@ def read_run(path: str | Path) -> Run:
         cov = f["observables/coverage"]
         ph = f["kmc_ald/phases"]
         phases = {k: ph[k][()] for k in ph}
-        phases["phase"] = np.array([p.decode() if isinstance(p, bytes) else p
-                                    for p in phases["phase"]], dtype=object)
+        phases["phase"] = _decoded(phases["phase"])
         cp = f["kmc_ald/checkpoint"]
         checkpoint = ({k: cp[k][()] for k in cp} if int(cp["valid"][()]) else None)
         text = f["parameters/scenario"]
         group = f.get("kmc_ald/cycles")
         cycles = {k: group[k][()] for k in group} if group is not None else {}
         units = {k: str(group[k].attrs["units"]) for k in group} if group is not None else {}
-        return Run(cycles=cycles, cycles_units=units, path=path, scenario=text[()].decode(),
+        snap = f.get("kmc_ald/snapshots")
+        snapshots = ({k: snap[k][()] for k in snap if k != "occupation"} if snap is not None
+                     else {})
+        if snapshots:
+            snapshots["phase"] = _decoded(snapshots["phase"])
+        return Run(cycles=cycles, cycles_units=units, snapshots=snapshots, path=path,
+                   scenario=text[()].decode(),
                    overrides=tuple(text.attrs.get("overrides", ())), provenance=prov,
                    species=tuple(cov["value"].attrs["species"]),
                    events=tuple(ph["events"].attrs["events"]),

@@ -343,9 +343,73 @@ class Deposit(Strict):
         return self.film or self.element
 
 
+#: Where a snapshot can be taken (``output.snapshots.at``), besides ``end_of_<phase name>``.
+SNAPSHOT_POINTS = ("start", "end_of_cycle", "end_of_phase", "end_of_pulse", "end_of_purge")
+
+
+class Snapshots(Strict):
+    """When the run file stores the whole surface (``kmc_ald/snapshots``), for export and plots.
+
+    ``every`` n cycles (default: about 100 snapshots per run, i.e. every ceil(cycles / 100)
+    cycles; the last cycle is always included), at the points listed in ``at``: ``start`` (the
+    surface before the first pulse), ``end_of_cycle``, ``end_of_phase`` (every phase),
+    ``end_of_pulse`` (phases with a gas), ``end_of_purge`` (phases without), or
+    ``end_of_<phase name>``. ``at: []`` stores none.
+    """
+
+    every: int | None = Field(default=None, ge=1)
+    at: list[str] = Field(default_factory=lambda: ["start", "end_of_cycle"])
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _cycles(cls, value: Any) -> Any:
+        """Accept ``10`` or ``"10 cycles"``."""
+        if isinstance(value, str):
+            number, _, unit = value.strip().partition(" ")
+            if unit.strip() not in ("", "cycle", "cycles") or not number.isdigit():
+                raise ValueError(f"{value!r} is not a number of cycles (e.g. 10 or '10 cycles')")
+            return int(number)
+        return value
+
+    def interval(self, cycles: int) -> int:
+        """Cycles between snapshots for a recipe of ``cycles`` cycles."""
+        return self.every if self.every is not None else max(1, -(-cycles // 100))
+
+    def takes(self, point: str, phase: Phase | None, cycle: int, cycles: int) -> bool:
+        """Whether a snapshot is due at ``point`` (``"start"``, ``"end_of_phase"`` or
+        ``"end_of_cycle"``) of 0-based ``cycle``; ``phase`` is the phase that just ended."""
+        if point == "start":
+            return "start" in self.at
+        if (cycle + 1) % self.interval(cycles) and cycle != cycles - 1:
+            return False
+        if point == "end_of_cycle":
+            return "end_of_cycle" in self.at
+        pulse = bool(phase.gas)
+        return ("end_of_phase" in self.at or f"end_of_{phase.name}" in self.at
+                or ("end_of_pulse" in self.at and pulse)
+                or ("end_of_purge" in self.at and not pulse))
+
+
 class Output(Strict):
+    """What the run writes besides the run file's traces.
+
+    ``trajectory`` names an extended-XYZ file that receives every snapshot as the run goes (of
+    the first replica), for watching a long run in OVITO; ``kmc-ald export`` writes the same
+    from a finished run file.
+    """
+
     file: str | None = None
     samples_per_phase: int = Field(default=10, ge=1, le=100_000)
+    snapshots: Snapshots = Snapshots()
+    trajectory: str | None = None
+
+    @field_validator("trajectory")
+    @classmethod
+    def _extxyz(cls, value: str | None) -> str | None:
+        if value is not None and not value.endswith((".extxyz", ".xyz")):
+            raise ValueError(f"{value!r}: the streamed trajectory is extended XYZ; name it "
+                             "*.extxyz or *.xyz (other formats: kmc-ald export)")
+        return value
 
 
 class Scenario(Strict):
@@ -464,4 +528,12 @@ def cross_reference_problems(data: dict) -> list[tuple[tuple, Any, str]]:
         species_problem(("substrate", "initial", site_type), species, species)
     for species in _entries(_entries(data, "deposit", dict), "composition", dict):
         species_problem(("deposit", "composition", species), species, species)
+    phase_names = [p.get("name") for p in _entries(_entries(data, "recipe", dict), "phases", list)
+                   if isinstance(p, dict)]
+    points = [*SNAPSHOT_POINTS, *(f"end_of_{n}" for n in dict.fromkeys(phase_names))]
+    snapshots = _entries(_entries(data, "output", dict), "snapshots", dict)
+    for i, point in enumerate(_entries(snapshots, "at", list)):
+        if point not in points:
+            problems.append((("output", "snapshots", "at", i), point,
+                             f"unknown snapshot point (allowed: {', '.join(points)})"))
     return problems

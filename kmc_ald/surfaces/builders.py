@@ -258,40 +258,43 @@ def _at_hex(position: str, i: np.ndarray, j: np.ndarray, cell: np.ndarray, nx: i
 
 
 def _substrate(kind: SubstrateKind, positions: np.ndarray, site_type: np.ndarray,
-               cell: np.ndarray, nx: int, ny: int) -> tuple[tuple[str, ...], np.ndarray]:
-    """Substrate atoms for export: (symbols, positions [Å])."""
+               cell: np.ndarray, nx: int, ny: int
+               ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Substrate atoms for export: (symbols, positions [Å], site of each atom or -1)."""
     names = np.array(kind.site_types)[site_type]
-    parts: list[tuple[list[str], np.ndarray]] = []
+    sites = np.arange(len(names))
+    parts: list[tuple[list[str], np.ndarray, np.ndarray]] = []
+
+    def at_sites(symbol, sel, offset=(0.0, 0.0, 0.0)):
+        parts.append(([symbol] * int(sel.sum()), positions[sel] + np.array(offset), sites[sel]))
+
     if kind.name == "graphene":
         keep = names != "vacancy"
         symbols = np.where(names == "pristine", "C", "N")[keep]
-        parts.append((list(symbols), positions[keep]))
+        parts.append((list(symbols), positions[keep], sites[keep]))
     elif kind.name == "mxene":
         i, j = _cell_indices(nx, ny, 1)
         for symbol, z, pos in _MXENE_SLAB:
-            parts.append(([symbol] * len(i), _at_hex(pos, i, j, cell, nx, ny, z)))
-        up = np.array([0.0, 0.0, _MXENE_TERMINATION_Z])
+            parts.append(([symbol] * len(i), _at_hex(pos, i, j, cell, nx, ny, z),
+                          np.full(len(i), -1)))
+        up = _MXENE_TERMINATION_Z
         for name, symbol in (("O", "O"), ("OH", "O"), ("F", "F")):
-            sel = names == name
-            parts.append(([symbol] * int(sel.sum()), positions[sel] + up))
-        oh = names == "OH"
-        parts.append((["H"] * int(oh.sum()),
-                      positions[oh] + up + np.array([0.0, 0.0, _OH_BOND])))
+            at_sites(symbol, names == name, (0.0, 0.0, up))
+        at_sites("H", names == "OH", (0.0, 0.0, up + _OH_BOND))
     elif kind.name == "oxide":
-        o_sites = (names == "O") | (names == "OH")
-        parts.append((["O"] * int(o_sites.sum()), positions[o_sites]))
-        oh = names == "OH"
-        parts.append((["H"] * int(oh.sum()), positions[oh] + np.array([0.0, 0.0, _OH_BOND])))
-        al = names == "Al"
-        parts.append((["Al"] * int(al.sum()), positions[al]))
+        at_sites("O", (names == "O") | (names == "OH"))
+        at_sites("H", names == "OH", (0.0, 0.0, _OH_BOND))
+        at_sites("Al", names == "Al")
         i, j = _cell_indices(nx, ny, 1)
         filled = (i - j) % 3 != 0
         parts.append((["Al"] * int(filled.sum()),
-                      _at_hex("C", i[filled], j[filled], cell, nx, ny, _OXIDE_AL_Z)))
-    symbols = tuple(str(s) for syms, _ in parts for s in syms)
-    coords = (np.concatenate([p for _, p in parts]).astype(np.float64) if parts
-              else np.zeros((0, 3)))
-    return symbols, coords
+                      _at_hex("C", i[filled], j[filled], cell, nx, ny, _OXIDE_AL_Z),
+                      np.full(int(filled.sum()), -1)))
+    symbols = tuple(str(s) for syms, _, _ in parts for s in syms)
+    if not parts:
+        return symbols, np.zeros((0, 3)), np.zeros(0, np.int32)
+    return (symbols, np.concatenate([p for _, p, _ in parts]).astype(np.float64),
+            np.concatenate([q for _, _, q in parts]).astype(np.int32))
 
 
 def build_lattice(kind: str, shape: tuple[int, int],
@@ -323,7 +326,7 @@ def build_lattice(kind: str, shape: tuple[int, int],
     n_sites = positions.shape[0]
     area = float(abs(cell[0, 0] * cell[1, 1] - cell[0, 1] * cell[1, 0]))
     site_type = _assign_site_types(k, site_types, n_sites, area, seed)
-    symbols, coords = _substrate(k, positions, site_type, cell, nx, ny)
+    symbols, coords, atom_sites = _substrate(k, positions, site_type, cell, nx, ny)
     return Lattice(
         name=k.name,
         positions=positions,
@@ -335,6 +338,7 @@ def build_lattice(kind: str, shape: tuple[int, int],
         shape=(nx, ny),
         substrate_symbols=symbols,
         substrate_positions=coords,
+        substrate_sites=atom_sites,
     )
 
 

@@ -30,6 +30,8 @@ class Lattice:
         shape: Number of unit cells along a and b.
         substrate_symbols: Chemical symbols of the substrate atoms (for export to ASE).
         substrate_positions: Positions of the substrate atoms [Å], float64 ``[n_atoms, 3]``.
+        substrate_sites: The site each substrate atom belongs to (the atom at a site, or a
+            termination on it), -1 for atoms below the sites; int32 ``[n_atoms]``.
     """
 
     name: str
@@ -42,9 +44,11 @@ class Lattice:
     shape: tuple[int, int]
     substrate_symbols: tuple[str, ...] = ()
     substrate_positions: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    substrate_sites: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     def __post_init__(self) -> None:
-        for name in ("positions", "cell", "neighbours", "site_type", "layer", "substrate_positions"):
+        for name in ("positions", "cell", "neighbours", "site_type", "layer", "substrate_positions",
+                     "substrate_sites"):
             getattr(self, name).setflags(write=False)
 
     @property

@@ -17,7 +17,7 @@ LAYERS = [
     {"analysis"},
     {"io"},
     {"engine"},
-    {"sweep", "cli"},
+    {"sweep", "report", "cli"},
 ]
 
 
