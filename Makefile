@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,plot]'
+	$(BIN)/python -m pip install --quiet -e '.[ovito]' \
+	  || echo "note: OVITO's Python module cannot be installed here; its test skips"
 	touch $(STAMP)
 
 demo: $(STAMP)  ## run a bundled ALD scenario end to end on the CPU
