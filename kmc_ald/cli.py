@@ -272,9 +272,13 @@ def _print_cycles(sim, cycles: dict) -> None:
     out.print(table)
     growth = cycles["growth"].reshape(n, -1).mean(axis=1)
     delay = nucleation_delay(growth)
-    out.print(f"nucleation delay {delay:.3g} cycles (growth reaches half its steady value of "
-              f"{growth[-max(1, round(0.25 * n)):].mean():.3g} {element}/nm²/cycle)",
-              highlight=False)
+    steady = growth[-max(1, round(0.25 * n)):].mean()
+    if np.isfinite(delay):
+        out.print(f"nucleation delay {delay:.3g} cycles (growth reaches half its steady value "
+                  f"of {steady:.3g} {element}/nm²/cycle)", highlight=False)
+    else:
+        out.print(f"nucleation delay undefined: no net {element} growth over the last quarter "
+                  "of the run", highlight=False)
 
 
 @app.command()

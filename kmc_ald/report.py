@@ -398,8 +398,11 @@ def _markdown(ctx: _Context, figures: list[Path], path: Path) -> Path:
                         else f"{values.mean():.4g} ± {_mean_sem(values, 0)[1]:.2g}")
                 lines.append(f"| {name} | {text} | {units.get(name, '')} |")
         _, growth, _ = _per_cycle(ctx, "growth")
-        lines += ["", f"Nucleation delay: {nucleation_delay(growth):.3g} cycles (until growth "
-                  "per cycle first reaches half its steady value).", ""]
+        delay = nucleation_delay(growth)
+        lines += ["", (f"Nucleation delay: {delay:.3g} cycles (until growth per cycle first "
+                       "reaches half its steady value)." if np.isfinite(delay) else
+                       "Nucleation delay: undefined (no net growth over the last quarter of the "
+                       "run)."), ""]
     lines += ["## Figures", ""]
     for figure in figures:
         lines += [f"![{figure.stem}]({figure.name})", ""]
