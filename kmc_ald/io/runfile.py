@@ -81,9 +81,10 @@ class RunFileWriter:
         self._last_flush = -float("inf")
         self._checkpoint = None
         self._cov: list[tuple[int, float, np.ndarray]] = []
-        self._phases: list[tuple[int, str, float, float, np.ndarray, np.ndarray]] = []
+        # buffered rows, one dict per row keyed by dataset name
+        self._phases: list[dict[str, Any]] = []
         self._cycles: list[dict[str, np.ndarray]] = []
-        self._snapshots: list[tuple[int, str, int, float, int, np.ndarray]] = []
+        self._snapshots: list[dict[str, Any]] = []
         self._growth: list[np.ndarray] = []  # every cycle's growth, for the nucleation delay
         # one extra axis for replicas, after the sample axis, when there is more than one
         self._replicas = replicas
@@ -223,9 +224,7 @@ class RunFileWriter:
             self._cov.append((int(step), float(t), value))
         rows = run.phases["cycle"] < cp["cycle"]
         for k in np.flatnonzero(rows):
-            self._phases.append((int(run.phases["cycle"][k]), str(run.phases["phase"][k]),
-                                 float(run.phases["t_start"][k]), float(run.phases["t_end"][k]),
-                                 run.phases["events"][k], run.phases["scale"][k]))
+            self._phases.append({name: column[k] for name, column in run.phases.items()})
         if run.cycles:
             for k in np.flatnonzero(run.cycles["cycle"] <= cp["cycle"]):
                 self.add_cycle({name: column[k] for name, column in run.cycles.items()})
@@ -243,14 +242,16 @@ class RunFileWriter:
 
     def add_phase(self, cycle: int, phase: str, t_start: float, t_end: float,
                   events: np.ndarray, scale: np.ndarray) -> None:
-        self._phases.append((cycle, phase, t_start, t_end, np.asarray(events, np.int64),
-                             np.asarray(scale, np.float64)))
+        self._phases.append({"cycle": cycle, "phase": phase, "t_start": t_start, "t_end": t_end,
+                             "events": np.asarray(events, np.int64),
+                             "scale": np.asarray(scale, np.float64)})
 
     def add_snapshot(self, cycle: int, phase: str, phase_index: int, t: float, step: int,
                      occupation: np.ndarray) -> None:
         """The whole surface (a copy is kept until the next flush)."""
-        self._snapshots.append((cycle, phase, phase_index, t, step,
-                                np.array(occupation, dtype=np.uint8)))
+        self._snapshots.append({"cycle": cycle, "phase": phase, "phase_index": phase_index,
+                                "time": t, "step": step,
+                                "occupation": np.array(occupation, dtype=np.uint8)})
 
     def add_cycle(self, row: dict[str, np.ndarray]) -> None:
         """One row of per-cycle statistics (kmc_ald.analysis.cycles.COLUMNS)."""
@@ -310,23 +311,16 @@ class RunFileWriter:
             _append(f["observables/coverage"], step=np.array(steps), time=np.array(times),
                     value=np.stack(values))
             self._cov.clear()
-        if self._phases:
-            cycles, names, t0, t1, events, scale = zip(*self._phases)
-            _append(f["kmc_ald/phases"], cycle=np.array(cycles), phase=_strings(names),
-                    t_start=np.array(t0), t_end=np.array(t1), events=np.stack(events),
-                    scale=np.stack(scale))
-            self._phases.clear()
-        if self._snapshots:
-            cycles, names, index, times, steps, occupation = zip(*self._snapshots)
-            _append(f["kmc_ald/snapshots"], cycle=np.array(cycles), phase=_strings(names),
-                    phase_index=np.array(index), time=np.array(times), step=np.array(steps),
-                    occupation=np.stack(occupation))
-            self._snapshots.clear()
+        for group, rows in (("kmc_ald/phases", self._phases),
+                            ("kmc_ald/snapshots", self._snapshots)):
+            if rows:
+                _append_rows(f[group], rows)
+                rows.clear()
         if self._cycles:
             from kmc_ald.analysis.cycles import nucleation_delay
 
             group = f.get("kmc_ald/cycles") or self._create_cycles(self._cycles[0])
-            _append(group, **{k: np.stack([r[k] for r in self._cycles]) for k in self._cycles[0]})
+            _append_rows(group, self._cycles)
             self._cycles.clear()
             growth = np.stack(self._growth)  # [cycles] or [cycles, replicas]
             delay = [nucleation_delay(g) for g in growth.reshape(len(growth), -1).T]
@@ -366,6 +360,13 @@ def _append(group, **columns) -> None:
         n0 = ds.shape[0]
         ds.resize(n0 + len(data), axis=0)
         ds[n0:] = data
+
+
+def _append_rows(group, rows: list[dict[str, Any]]) -> None:
+    """Append buffered rows (dicts keyed by dataset name) as one block per dataset."""
+    columns = {name: [row[name] for row in rows] for name in rows[0]}
+    _append(group, **{name: _strings(v) if isinstance(v[0], str) else np.stack(v)
+                      for name, v in columns.items()})
 
 
 def _has_user() -> bool:
