@@ -1,7 +1,8 @@
 """Clusters (islands) of occupied sites on a periodic lattice.
 
 A cluster is a set of sites holding one of the chosen species, connected through the lattice's
-nearest-neighbour table (which wraps around the periodic cell). Densities are per site.
+nearest-neighbour table (which wraps around the periodic cell; -1 entries, as in stacked
+lattices, are no neighbour). Densities are per site.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def cluster_labels(occupied: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
     """Cluster index of every site (0, 1, ... over occupied sites; -1 where not occupied)."""
     i = np.repeat(np.arange(len(occupied)), neighbours.shape[1])
     j = neighbours.ravel()
-    keep = occupied[i] & occupied[j]
+    keep = (j >= 0) & occupied[i] & occupied[np.maximum(j, 0)]
     n = len(occupied)
     graph = coo_matrix((np.ones(int(keep.sum())), (i[keep], j[keep])), shape=(n, n))
     _, label = connected_components(graph, directed=False)

@@ -12,7 +12,8 @@ follow the usual experimental observables, so numbers compare directly with pape
   nm²; equals ``deposited`` while no atom leaves the surface into a film or the gas;
 * clusters: nearest-neighbour-connected sites whose species hold the element; size in atoms,
   equivalent diameter of a hemisphere of the bulk's atomic volume, d = 2 (3 N v / 2 pi)^(1/3),
-  and projected-area diameter, d = 2 sqrt(A / pi) with A the sites' area (what TEM measures);
+  and projected-area diameter, d = 2 sqrt(A / pi) with A the area of the surface sites it covers
+  (what TEM measures);
   ``single_atom_fraction`` = atoms in clusters of one atom / all cluster atoms;
 * ``size_distribution``: clusters per size bin; bin k holds sizes 2^k .. 2^(k+1) - 1 atoms;
 * ``anchoring_occupied``: fraction of anchoring sites (``deposit.anchoring``) holding the element;
@@ -132,7 +133,9 @@ class CycleStatistics:
         held = atoms > 0
         label = cluster_labels(held, self.lattice.neighbours)
         sizes = np.bincount(label[held], weights=atoms[held]).astype(np.int64)
-        sites = np.bincount(label[held]).astype(np.int64)
+        # the sites a cluster covers on the surface (its base, for a 3D particle)
+        base = held & (self.lattice.layer == 0)
+        sites = np.bincount(label[base], minlength=len(sizes)).astype(np.int64)
         n_clusters = len(sizes)
         metal_mass = deposited * area * self.element_mass / AVOGADRO  # [g] in the cell
         d_eq = 2.0 * (3.0 * sizes * self.atomic_volume / (2.0 * np.pi)) ** (1 / 3) / 10.0

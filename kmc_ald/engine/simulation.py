@@ -120,6 +120,10 @@ class Simulation:
             raise scenario.problems([(("run", "stiffness"), None, "stiffness control runs with "
                                       "the exact solver; remove run.stiffness or use --solver "
                                       "exact")])
+        if self.lattice.stacked and solver != "exact":
+            raise scenario.problems([(("substrate", "stack"), None, "3D particles (a stacked "
+                                      "lattice) run with the exact solver; use --solver exact "
+                                      "or remove substrate.stack")])
         self.statistics = None
         if scenario.deposit is not None:
             from kmc_ald.analysis.cycles import CycleStatistics

@@ -162,7 +162,10 @@ class StructureBuilder:
         for atom in on_site[np.argsort(z[on_site], kind="stable")]:  # highest written last
             self.top_z[sites[atom]] = z[atom]
             self.top_element[sites[atom]] = lattice.substrate_symbols[atom]
-        self.top_z[lattice.layer > 0] = lattice.positions[lattice.layer > 0, 2] - ADSORBATE_HEIGHT
+        # stacked sites: their height above the adsorbates of the surface, whose highest is the base
+        upper = lattice.layer > 0
+        if upper.any():
+            self.top_z[upper] = self.top_z[~upper].max() + lattice.positions[upper, 2]
 
     def atoms(self, occupation: np.ndarray, **info: Any) -> ase.Atoms:
         """The surface with ``occupation`` (species index per site) as ``ase.Atoms``; keyword

@@ -11,7 +11,8 @@ Rate laws (per channel; a two-site event has one channel per matching neighbour)
   Hertz-Knudsen flux ``J = p / sqrt(2 pi m kB T)`` and the area per site ``a_site``; zero in
   phases where the gas is off.
 
-Here ``t`` is the type of the event's (first) site, and ``n`` the number of its neighbours that
+Here ``t`` is the type of the event's (first) site, and ``n`` the number of its nearest
+neighbours (``Lattice.n_nearest``: on a stacked lattice those in its layer, below and above) that
 hold one of the species the event's ``bonds`` count; outside ``bonds.min..bonds.max`` the rate is
 zero.
 """
@@ -53,6 +54,7 @@ class Mechanism:
     event_order: np.ndarray  # int32 [e]: events grouped by the species on site i
     event_offset: np.ndarray  # int32 [n_species + 1]: CSR offsets into event_order
     reverse: np.ndarray  # int32 [e]: the event that undoes e (e itself for a hop), or -1
+    solid_mask: int = 0  # species that hold up a stacked site (substrate.stack.solid), bit mask
 
     @property
     def n_events(self) -> int:
@@ -88,7 +90,7 @@ class RateTables:
     durations: np.ndarray  # float64 [p] [s]
     temperatures: np.ndarray  # float64 [p] [K]
     pressures: np.ndarray  # float64 [p, g] [Pa]
-    rate: np.ndarray  # float64 [p, e, n_site_types, degree + 1] [1/s]
+    rate: np.ndarray  # float64 [p, e, n_site_types, nearest neighbours + 1] [1/s]
 
     @property
     def cycle_duration(self) -> float:
@@ -146,9 +148,11 @@ def compile_mechanism(scenario: Scenario) -> Mechanism:
                 break
     if scenario.deposit is not None:
         _check_conserved(scenario, species)
+    stack = scenario.substrate.stack
+    solid = _mask(stack.solid, index) if stack is not None else 0
     return Mechanism(species, tuple(e.name for e in events), tuple(gases), n_sites, site_in,
                      site_out, count_mask, footprint, block_mask, gas_in, gas_out, order, offset,
-                     reverse)
+                     reverse, solid)
 
 
 def _undoes(r, e, n_sites, site_in, site_out, gas_in, gas_out) -> bool:
@@ -214,7 +218,7 @@ def compile_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) ->
     """Tabulate every rate for every recipe phase; raises ScenarioError naming bad site types."""
     names = lattice.site_type_names
     recipe = scenario.recipe
-    n_p, n_e, n_t, z = len(recipe.phases), mechanism.n_events, len(names), lattice.degree
+    n_p, n_e, n_t, z = len(recipe.phases), mechanism.n_events, len(names), lattice.n_nearest
     temperatures = np.array([ph.temperature or recipe.temperature for ph in recipe.phases])
     pressures = np.array([[ph.gas.get(g, 0.0) for g in mechanism.gases] for ph in recipe.phases])
     pressures = pressures.reshape(n_p, len(mechanism.gases))

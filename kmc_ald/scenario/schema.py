@@ -28,6 +28,7 @@ from kmc_ald.scenario.equation import EMPTY, EMPTY_ALIASES, Equation, parse_equa
 from kmc_ald.units import parse_quantity
 
 SUBSTRATE_KINDS = ("square", "triangular", "honeycomb", "graphene", "mxene", "oxide")
+TRIANGULAR_KINDS = ("triangular", "mxene", "oxide")  # those that can carry a stack
 DEFAULT_KEY = "default"
 
 
@@ -142,6 +143,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Stack(Strict):
+    """Layers of sites above the surface, where particles grow in 3D (an fcc(111) stack).
+
+    A stacked site can hold a species only while the three sites it rests on hold one of
+    ``solid`` (the metal species), and a site with something resting on it cannot change into a
+    species outside ``solid``; every event that would break either rule is closed. Stacked sites
+    have site type ``stack``. Only the exact solver runs stacked lattices.
+    """
+
+    layers: int = Field(ge=1, le=40)
+    solid: list[Name] = Field(min_length=1)
+
+
 class Substrate(Strict):
     """The surface: a lattice of adsorption sites and the types of its sites."""
 
@@ -150,6 +164,16 @@ class Substrate(Strict):
     spacing: Length | None = None
     site_types: dict[str, SiteAmount] = Field(default_factory=dict)
     initial: dict[str, str] = Field(default_factory=dict)
+    stack: Stack | None = None
+
+    @model_validator(mode="after")
+    def _stack_on_triangular(self) -> Substrate:
+        if self.stack is not None and self.lattice not in TRIANGULAR_KINDS:
+            raise PydanticCustomError(
+                "stack", "a stack for 3D particles needs a triangular lattice ({allowed}); "
+                "{lattice} has none", {"allowed": ", ".join(TRIANGULAR_KINDS),
+                                       "lattice": self.lattice})
+        return self
 
     @model_validator(mode="after")
     def _spacing_only_for_textbook(self) -> Substrate:
@@ -526,6 +550,9 @@ def cross_reference_problems(data: dict) -> list[tuple[tuple, Any, str]]:
                                  f"{', '.join(gases) or 'none'})"))
     for site_type, species in _entries(_entries(data, "substrate", dict), "initial", dict).items():
         species_problem(("substrate", "initial", site_type), species, species)
+    stack = _entries(_entries(data, "substrate", dict), "stack", dict)
+    for i, species in enumerate(_entries(stack, "solid", list)):
+        species_problem(("substrate", "stack", "solid", i), species, species)
     for species in _entries(_entries(data, "deposit", dict), "composition", dict):
         species_problem(("deposit", "composition", species), species, species)
     phase_names = [p.get("name") for p in _entries(_entries(data, "recipe", dict), "phases", list)

@@ -26,6 +26,12 @@ Kinds (``SUBSTRATES``):
 
 Site types are assigned with :func:`build_lattice` as fractions of all sites or as areal
 densities, drawn reproducibly from a Philox generator seeded by ``seed``.
+
+Stacks (:func:`add_stack`, for the triangular lattices: ``triangular``, ``mxene``, ``oxide``) add
+layers of sites above the surface for 3D particles: an fcc(111) stack, ABC, pseudomorphic with the
+surface lattice (a particle's nearest-neighbour distance is the surface's site distance), layer
+k at k * sqrt(2/3) * a above the surface adsorbates. Each stacked site rests in the hollow of three
+sites of the layer below; every site of the stack has site type ``stack``.
 """
 from __future__ import annotations
 
@@ -339,6 +345,82 @@ def build_lattice(kind: str, shape: tuple[int, int],
         substrate_symbols=symbols,
         substrate_positions=coords,
         substrate_sites=atom_sites,
+    )
+
+
+#: Site type of every site above the surface.
+STACK_SITE_TYPE = "stack"
+# Neighbours of stacked site (i, j) as cell offsets in the layer below / above (ABC stacking, layer
+# k shifted by (a1 + a2) / 3 from layer k - 1): the three sites it rests on, and the three second
+# neighbours one layer down across an edge of that triangle (distance sqrt(2) a, the end points of
+# a hop over a step edge). The "above" offsets are their inverses.
+_SUPPORT = ((0, 0), (1, 0), (0, 1))
+_OVER_EDGE = ((1, 1), (1, -1), (-1, 1))
+
+
+def add_stack(lattice: Lattice, layers: int) -> Lattice:
+    """The lattice with ``layers`` layers of an fcc(111) stack above its surface sites.
+
+    Neighbour columns: 6 in-layer, 3 below (support), 3 above, 3 over-edge down, 3 over-edge up;
+    -1 where a layer has none. ``Lattice.support`` and ``Lattice.supported`` hold the 3 below and
+    the 3 above.
+
+    Raises:
+        ScenarioError: the lattice is not triangular (one site per cell, 6 neighbours).
+    """
+    kind = _kind(lattice.name)
+    if kind.motif is not TRIANGULAR:
+        allowed = ", ".join(n for n, k in SUBSTRATES.items() if k.motif is TRIANGULAR)
+        raise ScenarioError(f"a stack of layers for 3D particles needs a triangular lattice "
+                            f"({allowed}); {lattice.name!r} has none")
+    if layers < 1:
+        raise ScenarioError(f"a stack has at least 1 layer, got {layers}")
+    nx, ny = lattice.shape
+    n0 = lattice.n_sites
+    i, j = _cell_indices(nx, ny, 1)
+    a1, a2 = lattice.cell[0] / nx, lattice.cell[1] / ny
+    a = float(np.linalg.norm(a1))
+    spacing = a * math.sqrt(2.0 / 3.0)  # fcc(111) interlayer distance at this site distance
+
+    def site(k, di, dj):
+        """Site index in layer k of cell (i + di, j + dj) for every cell; -1 outside the stack."""
+        if not 0 <= k <= layers:
+            return np.full(n0, -1, dtype=np.int64)
+        return k * n0 + ((j + dj) % ny) * nx + (i + di) % nx
+
+    rows = []
+    for k in range(layers + 1):
+        lateral = lattice.neighbours + k * n0
+        below = [site(k - 1, di, dj) for di, dj in _SUPPORT]
+        above = [site(k + 1, -di, -dj) for di, dj in _SUPPORT]
+        down = [site(k - 1, di, dj) for di, dj in _OVER_EDGE]
+        up = [site(k + 1, -di, -dj) for di, dj in _OVER_EDGE]
+        rows.append(np.column_stack([lateral, *below, *above, *down, *up]))
+    neighbours = np.concatenate(rows).astype(np.int32)
+    shift = (a1 + a2) / 3.0
+    positions = np.concatenate([
+        lattice.positions + (k * shift if k else 0.0) + np.array([0.0, 0.0, k * spacing])
+        for k in range(layers + 1)])
+    frac = positions[:, :2] @ np.linalg.inv(lattice.cell[:2, :2])
+    positions[:, :2] = (frac % 1.0) @ lattice.cell[:2, :2]
+    names = (*lattice.site_type_names, STACK_SITE_TYPE)
+    stack_type = np.full(n0 * layers, len(names) - 1, dtype=np.uint8)
+    deg = lattice.degree
+    return Lattice(
+        name=lattice.name,
+        positions=np.ascontiguousarray(positions),
+        cell=np.array(lattice.cell),
+        neighbours=np.ascontiguousarray(neighbours),
+        site_type=np.concatenate([lattice.site_type, stack_type]),
+        site_type_names=names,
+        layer=np.repeat(np.arange(layers + 1, dtype=np.int16), n0),
+        shape=lattice.shape,
+        substrate_symbols=lattice.substrate_symbols,
+        substrate_positions=np.array(lattice.substrate_positions),
+        substrate_sites=np.array(lattice.substrate_sites),
+        n_nearest=deg + 6,
+        support=np.ascontiguousarray(neighbours[:, deg:deg + 3]),
+        supported=np.ascontiguousarray(neighbours[:, deg + 3:deg + 6]),
     )
 
 

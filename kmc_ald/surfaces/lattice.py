@@ -5,8 +5,12 @@ third. Every substrate (graphene, MXene, oxide, and the textbook square, triangu
 lattices) reduces to one :class:`Lattice`: a set of adsorption sites, each with a site type and a
 fixed number of neighbours, so that kernels can index the neighbour table directly.
 
-Sites carry a ``layer`` index: 0 is the surface; higher layers are reserved for sites stacked
-above the surface (3D particles), so that a layered lattice is the same data structure.
+Sites carry a ``layer`` index: 0 is the surface; higher layers are the sites of a stack above
+it, where 3D particles grow (``kmc_ald.surfaces.builders.add_stack``). A stacked lattice is the
+same data structure: its neighbour table lists the in-layer neighbours, then the sites below and
+above (together the 12 nearest neighbours of fcc, over which bonds are counted), then the second
+neighbours one layer down and up across a step edge, the end points of interlayer hops; -1 pads
+it. ``support`` and ``supported`` say which sites hold which up.
 """
 from __future__ import annotations
 
@@ -32,6 +36,14 @@ class Lattice:
         substrate_positions: Positions of the substrate atoms [Å], float64 ``[n_atoms, 3]``.
         substrate_sites: The site each substrate atom belongs to (the atom at a site, or a
             termination on it), -1 for atoms below the sites; int32 ``[n_atoms]``.
+        n_nearest: ``neighbours[:, :n_nearest]`` are the nearest neighbours (in the layer, and
+            below and above it), over which bonds are counted; the columns after them (stacked
+            lattices only) are second neighbours one layer down or up across a step edge.
+            Stacked lattices pad with -1 where a layer has no such neighbour.
+        support: The sites a site rests on, int32 ``[n_sites, 3]`` (-1 in layer 0); a site of a
+            higher layer can hold an adsorbate only while all of them hold a solid species.
+            ``[n_sites, 0]`` for a flat lattice.
+        supported: The sites resting on a site, int32 ``[n_sites, 3]`` (-1 in the top layer).
     """
 
     name: str
@@ -45,11 +57,28 @@ class Lattice:
     substrate_symbols: tuple[str, ...] = ()
     substrate_positions: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     substrate_sites: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    n_nearest: int = -1
+    support: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32))
+    supported: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32))
 
     def __post_init__(self) -> None:
+        if self.n_nearest < 0:
+            object.__setattr__(self, "n_nearest", self.degree)
+        for name in ("support", "supported"):
+            if getattr(self, name).shape[0] != self.n_sites:
+                object.__setattr__(self, name, np.zeros((self.n_sites, 0), np.int32))
         for name in ("positions", "cell", "neighbours", "site_type", "layer", "substrate_positions",
-                     "substrate_sites"):
+                     "substrate_sites", "support", "supported"):
             getattr(self, name).setflags(write=False)
+
+    @property
+    def stacked(self) -> bool:
+        """Whether sites are stacked above the surface (3D particles)."""
+        return self.support.shape[1] > 0
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.layer.max(initial=0)) + 1
 
     @property
     def n_sites(self) -> int:

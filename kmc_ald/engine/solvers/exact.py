@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numba import njit
 
-from kmc_ald.engine.channels import KERNEL, blocked, bond_count
+from kmc_ald.engine.channels import KERNEL, blocked, bond_count, stays_stacked
 from kmc_ald.engine.rng import STREAM_EXACT, draw, split_seed, unit_interval
 from kmc_ald.engine.state import State
 from kmc_ald.engine.stiffness import StiffnessControl
@@ -39,8 +39,9 @@ ARITY = 8  # children per node of the sum tree: 8 doubles = one 64-byte cache li
 
 
 @njit(inline="always", **KERNEL)
-def _site_rate(i, occ, site_type, nb, near, near_count, ev_order, ev_offset, n_sites,
-               site_in, count_mask, footprint, block_mask, rate):
+def _site_rate(i, occ, site_type, nb, bnb, near, near_count, ev_order, ev_offset, n_sites,
+               site_in, site_out, count_mask, footprint, block_mask, rate, support, supported,
+               solid):
     """Total rate of the channels that start at site i [1/s]."""
     s = occ[i]
     total = 0.0
@@ -50,16 +51,19 @@ def _site_rate(i, occ, site_type, nb, near, near_count, ev_order, ev_offset, n_s
         f = footprint[e]
         if f > 0 and blocked(i, f, block_mask[e], occ, near, near_count):
             continue
-        r = rate[e, site_type[i], bond_count(i, count_mask[e], occ, nb)]
+        r = rate[e, site_type[i], bond_count(i, count_mask[e], occ, bnb)]
         if r == 0.0:
             continue
         if n_sites[e] == 1:
-            total += r
+            if stays_stacked(i, site_out[e, 0], -1, 0, occ, support, supported, solid):
+                total += r
         else:
             sj = site_in[e, 1]
             matches = 0
             for d in range(z):
-                if occ[nb[i, d]] == sj:
+                j = nb[i, d]
+                if j >= 0 and occ[j] == sj and stays_stacked(
+                        i, site_out[e, 0], j, site_out[e, 1], occ, support, supported, solid):
                     matches += 1
             if matches > 0:
                 total += r * matches
@@ -67,8 +71,9 @@ def _site_rate(i, occ, site_type, nb, near, near_count, ev_order, ev_offset, n_s
 
 
 @njit(inline="always", **KERNEL)
-def _choose_channel(i, u, occ, site_type, nb, near, near_count, ev_order, ev_offset, n_sites,
-                    site_in, count_mask, footprint, block_mask, rate):
+def _choose_channel(i, u, occ, site_type, nb, bnb, near, near_count, ev_order, ev_offset,
+                    n_sites, site_in, site_out, count_mask, footprint, block_mask, rate, support,
+                    supported, solid):
     """The channel at site i that ``u`` in [0, site rate) falls into: (event, neighbour or -1).
 
     Repeats the arithmetic of _site_rate in the same order, so the partial sums agree with the
@@ -82,10 +87,12 @@ def _choose_channel(i, u, occ, site_type, nb, near, near_count, ev_order, ev_off
         f = footprint[e]
         if f > 0 and blocked(i, f, block_mask[e], occ, near, near_count):
             continue
-        r = rate[e, site_type[i], bond_count(i, count_mask[e], occ, nb)]
+        r = rate[e, site_type[i], bond_count(i, count_mask[e], occ, bnb)]
         if r == 0.0:
             continue
         if n_sites[e] == 1:
+            if not stays_stacked(i, site_out[e, 0], -1, 0, occ, support, supported, solid):
+                continue
             if u < r:
                 return e, -1
             u -= r
@@ -94,21 +101,27 @@ def _choose_channel(i, u, occ, site_type, nb, near, near_count, ev_order, ev_off
             sj = site_in[e, 1]
             matches = 0
             for d in range(z):
-                if occ[nb[i, d]] == sj:
+                j = nb[i, d]
+                if j >= 0 and occ[j] == sj and stays_stacked(
+                        i, site_out[e, 0], j, site_out[e, 1], occ, support, supported, solid):
                     matches += 1
             if matches == 0:
                 continue
             if u < r * matches:
                 pick = min(int(u / r), matches - 1)
                 for d in range(z):
-                    if occ[nb[i, d]] == sj:
+                    j = nb[i, d]
+                    if j >= 0 and occ[j] == sj and stays_stacked(
+                            i, site_out[e, 0], j, site_out[e, 1], occ, support, supported, solid):
                         if pick == 0:
-                            return e, nb[i, d]
+                            return e, j
                         pick -= 1
             u -= r * matches
             for d in range(z - 1, -1, -1):
-                if occ[nb[i, d]] == sj:
-                    last_e, last_j = e, nb[i, d]
+                j = nb[i, d]
+                if j >= 0 and occ[j] == sj and stays_stacked(
+                        i, site_out[e, 0], j, site_out[e, 1], occ, support, supported, solid):
+                    last_e, last_j = e, j
                     break
     return last_e, last_j
 
@@ -135,22 +148,24 @@ def _tree_set(tree, first_leaf, i, value):
 
 
 @njit(**KERNEL)
-def _build_tree(tree, first_leaf, occ, site_type, nb, near, near_count, ev_order, ev_offset,
-                n_sites, site_in, count_mask, footprint, block_mask, rate):
+def _build_tree(tree, first_leaf, occ, site_type, nb, bnb, near, near_count, ev_order,
+                ev_offset, n_sites, site_in, site_out, count_mask, footprint, block_mask, rate,
+                support, supported, solid):
     tree[:] = 0.0
     for i in range(occ.shape[0]):
-        tree[first_leaf + i] = _site_rate(i, occ, site_type, nb, near, near_count, ev_order,
-                                          ev_offset, n_sites, site_in, count_mask, footprint,
-                                          block_mask, rate)
+        tree[first_leaf + i] = _site_rate(i, occ, site_type, nb, bnb, near, near_count,
+                                          ev_order, ev_offset, n_sites, site_in, site_out,
+                                          count_mask, footprint, block_mask, rate, support,
+                                          supported, solid)
     for k in range(first_leaf - 1, -1, -1):
         tree[k] = _node_sum(tree, k)
 
 
 @njit(**KERNEL)
-def _advance(occ, site_type, nb, near, near_count, reach_width, ev_order, ev_offset, n_sites,
-             site_in, site_out, count_mask, footprint, block_mask, rate, tree, first_leaf,
-             event_counts, clock, counter, key0, key1, t_stop, end_of_phase, max_events,
-             neighbour_dependent):
+def _advance(occ, site_type, nb, bnb, near, near_count, reach_width, ev_order, ev_offset,
+             n_sites, site_in, site_out, count_mask, footprint, block_mask, rate, support,
+             supported, solid, tree, first_leaf, event_counts, clock, counter, key0, key1, t_stop,
+             end_of_phase, max_events, neighbour_dependent):
     """Execute events until the clock would pass t_stop, or max_events are done.
 
     ``clock`` (float64[1], time of the last event or phase start [s]) and ``event_counts``
@@ -197,8 +212,9 @@ def _advance(occ, site_type, nb, near, near_count, reach_width, ev_order, ev_off
             u = tree[k] * 0.5
         elif u < 0.0:
             u = 0.0
-        e, j = _choose_channel(i, u, occ, site_type, nb, near, near_count, ev_order, ev_offset,
-                               n_sites, site_in, count_mask, footprint, block_mask, rate)
+        e, j = _choose_channel(i, u, occ, site_type, nb, bnb, near, near_count, ev_order,
+                               ev_offset, n_sites, site_in, site_out, count_mask, footprint,
+                               block_mask, rate, support, supported, solid)
         occ[i] = site_out[e, 0]
         if j >= 0:
             occ[j] = site_out[e, 1]
@@ -213,8 +229,9 @@ def _advance(occ, site_type, nb, near, near_count, reach_width, ev_order, ev_off
                 y = x if m < 0 else near[x, m]
                 if y < 0 or (m >= 0 and not neighbour_dependent[occ[y]]):
                     continue  # a site whose events ignore its neighbours keeps its rate
-                r = _site_rate(y, occ, site_type, nb, near, near_count, ev_order, ev_offset,
-                               n_sites, site_in, count_mask, footprint, block_mask, rate)
+                r = _site_rate(y, occ, site_type, nb, bnb, near, near_count, ev_order,
+                               ev_offset, n_sites, site_in, site_out, count_mask, footprint,
+                               block_mask, rate, support, supported, solid)
                 if r != tree[first_leaf + y]:
                     _tree_set(tree, first_leaf, y, r)
     return MORE, counter, executed
@@ -230,16 +247,25 @@ class ExactSolver:
         self.lattice, self.mechanism, self.rates = lattice, mechanism, rates
         self.stiffness = stiffness
         self.key = split_seed(seed)
-        self._near, self._near_count = lattice.near_table(max(1, mechanism.max_footprint))
         depends = mechanism.interaction_range  # 0: rates depend on the site itself only
+        self._neighbour_dependent = mechanism.neighbour_dependent
+        if lattice.stacked:
+            # whether a channel at y is open depends on what holds up y and its partner j
+            depends = max(depends, 2)
+            self._neighbour_dependent = np.ones_like(self._neighbour_dependent)
+        self._near, self._near_count = lattice.near_table(max(1, mechanism.max_footprint,
+                                                              depends))
         self._reach_width = int(self._near_count[:, depends].max(initial=0))
         depth = 0
         while ARITY**depth < lattice.n_sites:
             depth += 1
         self._first_leaf = (ARITY**depth - 1) // (ARITY - 1)  # nodes above the leaf level
         self._tree = np.zeros(self._first_leaf + ARITY**depth)
-        self._neighbour_dependent = mechanism.neighbour_dependent
         self._nb = np.ascontiguousarray(lattice.neighbours)
+        self._bnb = np.ascontiguousarray(lattice.neighbours[:, :lattice.n_nearest])
+        self._support = np.ascontiguousarray(lattice.support)
+        self._supported = np.ascontiguousarray(lattice.supported)
+        self._solid = np.uint64(mechanism.solid_mask)
         self._site_type = np.ascontiguousarray(lattice.site_type)
         self._phase = -1
 
@@ -260,8 +286,9 @@ class ExactSolver:
             rate = rate * state.scale[:, None, None]
         self._rate = np.ascontiguousarray(rate)
         _build_tree(self._tree, self._first_leaf, state.occupation, self._site_type, self._nb,
-                    self._near, self._near_count, m.event_order, m.event_offset, m.n_sites,
-                    m.site_in, m.count_mask, m.footprint, m.block_mask, self._rate)
+                    self._bnb, self._near, self._near_count, m.event_order, m.event_offset,
+                    m.n_sites, m.site_in, m.site_out, m.count_mask, m.footprint, m.block_mask,
+                    self._rate, self._support, self._supported, self._solid)
 
     def site_rates(self) -> np.ndarray:
         """Total rate of the channels starting at each site [1/s] (a copy)."""
@@ -301,9 +328,10 @@ class ExactSolver:
         m = self.mechanism
         clock = np.array([state.time])
         status, counter, executed = _advance(
-            state.occupation, self._site_type, self._nb, self._near, self._near_count,
+            state.occupation, self._site_type, self._nb, self._bnb, self._near, self._near_count,
             self._reach_width, m.event_order, m.event_offset, m.n_sites, m.site_in, m.site_out,
-            m.count_mask, m.footprint, m.block_mask, self._rate, self._tree, self._first_leaf,
+            m.count_mask, m.footprint, m.block_mask, self._rate, self._support, self._supported,
+            self._solid, self._tree, self._first_leaf,
             state.event_counts, clock, np.int64(state.counter), np.uint64(self.key[0]),
             np.uint64(self.key[1]), float(t_stop), bool(end_of_phase), int(max_events),
             self._neighbour_dependent)
