@@ -29,3 +29,13 @@ output: {{samples_per_phase: {samples}}}
 def final_coverage(sc, seed: int) -> np.ndarray:
     sim = Simulation(sc, seed=seed)
     return sim.run().coverage[-1]
+
+
+def supports_hold(lattice, occupation, solid):
+    """Every occupied stacked site rests on three solid sites; nothing rests on a non-solid."""
+    upper = np.flatnonzero((lattice.layer > 0) & (occupation > 0))
+    ok_below = np.isin(occupation[lattice.support[upper]], solid).all()
+    not_solid = np.flatnonzero(~np.isin(occupation, solid))
+    above = lattice.supported[not_solid]
+    ok_above = not (occupation[above[above >= 0]] > 0).any()
+    return bool(ok_below and ok_above)

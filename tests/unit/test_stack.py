@@ -10,7 +10,7 @@ from kmc_ald.engine.simulation import Simulation
 from kmc_ald.errors import ScenarioError
 from kmc_ald.scenario.load import loads_scenario
 from kmc_ald.surfaces.builders import add_stack, build_lattice
-from tests.support.models import scenario
+from tests.support.models import scenario, supports_hold
 
 STACK = """
 species: [M]
@@ -29,16 +29,6 @@ def stacked(body, *, layers=2, size=12, duration="1 s", samples=10, seed=1):
     return loads_scenario(sc.text, "stacked.yaml", ("substrate.initial={site: M}",
                                                     f"substrate.stack={{layers: {layers}, "
                                                     "solid: [M]}"))
-
-
-def supports_hold(lattice, occupation, solid):
-    """Every occupied stacked site rests on three solid sites; nothing rests on a non-solid."""
-    upper = np.flatnonzero((lattice.layer > 0) & (occupation > 0))
-    ok_below = np.isin(occupation[lattice.support[upper]], solid).all()
-    not_solid = np.flatnonzero(~np.isin(occupation, solid))
-    above = lattice.supported[not_solid]
-    ok_above = not (occupation[above[above >= 0]] > 0).any()
-    return bool(ok_below and ok_above)
 
 
 def test_fcc_geometry():

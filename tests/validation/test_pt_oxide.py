@@ -11,7 +11,7 @@ import pytest
 from kmc_ald.engine.simulation import Simulation
 from kmc_ald.scenario.load import load_scenario
 from tests.conftest import ROOT
-from tests.unit.test_stack import supports_hold
+from tests.support.models import supports_hold
 
 SCENARIO = ROOT / "scenarios/pt_oxide.yaml"
 EXPOSURES = (1, 10, 100)  # mbar s per cycle: O2 at 10, 100, 1000 Pa for the 10 s pulse

@@ -39,6 +39,14 @@ ARITY = 8  # children per node of the sum tree: 8 doubles = one 64-byte cache li
 
 
 @njit(inline="always", **KERNEL)
+def _pairs_with(i, e, j, sj, occ, site_out, support, supported, solid):
+    """Whether neighbour slot j (-1: none) opens a channel of two-site event e at site i: it holds
+    the second species, and the stack stays held up afterwards."""
+    return (j >= 0 and occ[j] == sj
+            and stays_stacked(i, site_out[e, 0], j, site_out[e, 1], occ, support, supported, solid))
+
+
+@njit(inline="always", **KERNEL)
 def _site_rate(i, occ, site_type, nb, bnb, near, near_count, ev_order, ev_offset, n_sites,
                site_in, site_out, count_mask, footprint, block_mask, rate, support, supported,
                solid):
@@ -62,8 +70,7 @@ def _site_rate(i, occ, site_type, nb, bnb, near, near_count, ev_order, ev_offset
             matches = 0
             for d in range(z):
                 j = nb[i, d]
-                if j >= 0 and occ[j] == sj and stays_stacked(
-                        i, site_out[e, 0], j, site_out[e, 1], occ, support, supported, solid):
+                if _pairs_with(i, e, j, sj, occ, site_out, support, supported, solid):
                     matches += 1
             if matches > 0:
                 total += r * matches
@@ -102,8 +109,7 @@ def _choose_channel(i, u, occ, site_type, nb, bnb, near, near_count, ev_order, e
             matches = 0
             for d in range(z):
                 j = nb[i, d]
-                if j >= 0 and occ[j] == sj and stays_stacked(
-                        i, site_out[e, 0], j, site_out[e, 1], occ, support, supported, solid):
+                if _pairs_with(i, e, j, sj, occ, site_out, support, supported, solid):
                     matches += 1
             if matches == 0:
                 continue
@@ -111,16 +117,14 @@ def _choose_channel(i, u, occ, site_type, nb, bnb, near, near_count, ev_order, e
                 pick = min(int(u / r), matches - 1)
                 for d in range(z):
                     j = nb[i, d]
-                    if j >= 0 and occ[j] == sj and stays_stacked(
-                            i, site_out[e, 0], j, site_out[e, 1], occ, support, supported, solid):
+                    if _pairs_with(i, e, j, sj, occ, site_out, support, supported, solid):
                         if pick == 0:
                             return e, j
                         pick -= 1
             u -= r * matches
             for d in range(z - 1, -1, -1):
                 j = nb[i, d]
-                if j >= 0 and occ[j] == sj and stays_stacked(
-                        i, site_out[e, 0], j, site_out[e, 1], occ, support, supported, solid):
+                if _pairs_with(i, e, j, sj, occ, site_out, support, supported, solid):
                     last_e, last_j = e, j
                     break
     return last_e, last_j
