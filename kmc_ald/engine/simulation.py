@@ -124,6 +124,10 @@ class Simulation:
             raise scenario.problems([(("substrate", "stack"), None, "3D particles (a stacked "
                                       "lattice) run with the exact solver; use --solver exact "
                                       "or remove substrate.stack")])
+        if scenario.cluster_migration is not None and solver != "exact":
+            raise scenario.problems([(("cluster_migration",), None, "cluster migration runs "
+                                      "with the exact solver; use --solver exact or remove "
+                                      "cluster_migration")])
         self.statistics = None
         if scenario.deposit is not None:
             from kmc_ald.analysis.cycles import CycleStatistics
@@ -150,6 +154,7 @@ class Simulation:
                                          device, scenario.run.step_probability, self.replicas)
             self.backend = device.name
         self._history = None  # the earlier run this one resumes, if any
+        self._warned_top = False  # a particle reached the top of the stack (warned once)
 
     def coverage(self) -> np.ndarray:
         """Fraction of surface sites holding each species (index 0: empty), per replica."""
@@ -308,6 +313,7 @@ class Simulation:
                         writer.add_cycle(row)
                 cycle_start = state.event_counts.copy()
                 phase_coverage = []
+                self._check_stack_height()
                 if writer is not None:
                     writer.end_cycle(state)
         finally:
@@ -317,6 +323,19 @@ class Simulation:
             if cycle_rows:
                 summary.cycles = {k: np.stack([r[k] for r in cycle_rows]) for k in cycle_rows[0]}
         return summary
+
+    def _check_stack_height(self) -> None:
+        """Warn, once per run, when a particle reaches the top layer of the stack: above it
+        nothing can land, so growth is cut off there."""
+        lattice = self.lattice
+        if not lattice.stacked or self._warned_top:
+            return
+        top = self.state.occupation[..., lattice.layer == lattice.n_layers - 1]
+        if top.any():
+            self._warned_top = True
+            _log.warning("cycle %d: a particle reached the top of the stack (substrate.stack."
+                         "layers = %d); growth above it is cut off, so give more layers",
+                         self.state.cycle, lattice.n_layers - 1)
 
     def _trajectory(self, overwrite: bool):
         """The extended-XYZ stream of ``output.trajectory`` (written with a run file), or None.

@@ -9,7 +9,12 @@ Rate laws (per channel; a two-site event has one channel per matching neighbour)
 * thermal: ``k = A[t] exp(-(Ea[t] + n E_bond) / kB T)``;
 * gas-phase reactant: ``k = s[t] J(p, T, m) a_site exp(-n E_bond / kB T)``, with the
   Hertz-Knudsen flux ``J = p / sqrt(2 pi m kB T)`` and the area per site ``a_site``; zero in
-  phases where the gas is off.
+  phases where the gas is off;
+* cluster migration (``cluster_migration``): one pseudo-event per cluster species, whose channel
+  at an atom with at least one cluster neighbour is a *candidate* jump of its whole cluster at
+  ``R = z k(2) / 2`` (z lattice translations, ``k(s) = A exp(-Ea / kB T) s^-alpha``). The solver
+  accepts a candidate from a cluster of s atoms with probability ``(2 / s)^(1 + alpha)``, so the
+  cluster's s candidates add up to ``z k(s)`` (thinning of a Poisson process: exact).
 
 Here ``t`` is the type of the event's (first) site, and ``n`` the number of its nearest
 neighbours (``Lattice.n_nearest``: on a stacked lattice those in its layer, below and above) that
@@ -55,6 +60,20 @@ class Mechanism:
     event_offset: np.ndarray  # int32 [n_species + 1]: CSR offsets into event_order
     reverse: np.ndarray  # int32 [e]: the event that undoes e (e itself for a hop), or -1
     solid_mask: int = 0  # species that hold up a stacked site (substrate.stack.solid), bit mask
+    #: bool [e]: the pseudo-events of cluster migration (a channel is a candidate jump of the
+    #: whole cluster, not a change of its site); None: there are none
+    migrating: np.ndarray | None = None
+    migration_exponent: float = 0.0  # alpha in k(s) = k(1) s^-alpha
+    migration_max_size: int = 0  # larger clusters do not move
+
+    def __post_init__(self) -> None:
+        if self.migrating is None:
+            object.__setattr__(self, "migrating", np.zeros(self.n_events, dtype=np.bool_))
+
+    @property
+    def migration_mask(self) -> int:
+        """Species that make up a migrating cluster (bit mask; 0 without cluster migration)."""
+        return int(np.bitwise_or.reduce(self.count_mask[self.migrating], initial=np.uint64(0)))
 
     @property
     def n_events(self) -> int:
@@ -91,6 +110,7 @@ class RateTables:
     temperatures: np.ndarray  # float64 [p] [K]
     pressures: np.ndarray  # float64 [p, g] [Pa]
     rate: np.ndarray  # float64 [p, e, n_site_types, nearest neighbours + 1] [1/s]
+    pinned: np.ndarray  # bool [n_site_types]: a cluster touching such a site does not migrate
 
     @property
     def cycle_duration(self) -> float:
@@ -116,8 +136,10 @@ def compile_mechanism(scenario: Scenario) -> Mechanism:
         for gas in (*event.parsed.gas_in, *event.parsed.gas_out):
             if gas not in gases:
                 gases.append(gas)
-    n_e, n_g = len(events), len(gases)
-    n_sites = np.array([e.parsed.n_sites for e in events], dtype=np.int32)
+    migration = scenario.cluster_migration
+    members = migration.species if migration is not None else []
+    n_e, n_g = len(events) + len(members), len(gases)
+    n_sites = np.array([e.parsed.n_sites for e in events] + [1] * len(members), dtype=np.int32)
     site_in = np.full((n_e, 2), -1, dtype=np.int32)
     site_out = np.full((n_e, 2), -1, dtype=np.int32)
     count_mask = np.zeros(n_e, dtype=np.uint64)
@@ -138,6 +160,12 @@ def compile_mechanism(scenario: Scenario) -> Mechanism:
             gas_in[e, gases.index(gas)] = n
         for gas, n in eq.gas_out.items():
             gas_out[e, gases.index(gas)] = n
+    migrating = np.zeros(n_e, dtype=np.bool_)
+    for k, name in enumerate(members):  # changes nothing by itself; the solver moves clusters
+        e = len(events) + k
+        migrating[e] = True
+        site_in[e, 0] = site_out[e, 0] = index[name]
+        count_mask[e] = _mask(members, index)
     order = np.argsort(site_in[:, 0], kind="stable").astype(np.int32)
     offset = np.searchsorted(site_in[order, 0], np.arange(len(species) + 1)).astype(np.int32)
     reverse = np.full(n_e, -1, dtype=np.int32)
@@ -146,13 +174,16 @@ def compile_mechanism(scenario: Scenario) -> Mechanism:
             if _undoes(r, e, n_sites, site_in, site_out, gas_in, gas_out):
                 reverse[e] = r
                 break
+    reverse[migrating] = np.flatnonzero(migrating)  # a random walk, balanced like a hop
     if scenario.deposit is not None:
         _check_conserved(scenario, species)
     stack = scenario.substrate.stack
     solid = _mask(stack.solid, index) if stack is not None else 0
-    return Mechanism(species, tuple(e.name for e in events), tuple(gases), n_sites, site_in,
-                     site_out, count_mask, footprint, block_mask, gas_in, gas_out, order, offset,
-                     reverse, solid)
+    names = (*(e.name for e in events), *(f"cluster migration ({m})" for m in members))
+    return Mechanism(species, names, tuple(gases), n_sites, site_in, site_out, count_mask,
+                     footprint, block_mask, gas_in, gas_out, order, offset, reverse, solid,
+                     migrating, migration.size_exponent if migration else 0.0,
+                     migration.max_size if migration else 0)
 
 
 def _undoes(r, e, n_sites, site_in, site_out, gas_in, gas_out) -> bool:
@@ -251,6 +282,7 @@ def compile_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) ->
                 attempts = prefactor * flux * lattice.site_area
             energy = barrier[:, None] + bond_energy * n_bonds[None, :]
             rate[p, e] = attempts[:, None] * np.exp(-energy / kT) * allowed[None, :]
+    pinned = _migration_rates(scenario, mechanism, lattice, rate, temperatures, problems)
     for site_type in scenario.substrate.initial:
         if site_type not in names:
             problems.append((("substrate", "initial", site_type), site_type,
@@ -263,7 +295,34 @@ def compile_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) ->
                                   "barriers far below -kT")])
     return RateTables(tuple(ph.name for ph in recipe.phases),
                       np.array([ph.duration for ph in recipe.phases]), temperatures,
-                      pressures, rate)
+                      pressures, rate, pinned)
+
+
+def _migration_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice,
+                     rate: np.ndarray, temperatures: np.ndarray, problems: list) -> np.ndarray:
+    """Fill the candidate rates of the cluster migration pseudo-events (see the module
+    docstring); returns which site types pin a cluster."""
+    names = lattice.site_type_names
+    pinned = np.zeros(len(names), dtype=np.bool_)
+    migration = scenario.cluster_migration
+    if migration is None:
+        return pinned
+    for i, name in enumerate(migration.pinned_by):
+        if name in names:
+            pinned[names.index(name)] = True
+        else:
+            problems.append((("cluster_migration", "pinned_by", i), name,
+                             f"site type {name!r} does not exist on this substrate (site "
+                             f"types: {', '.join(names)})"))
+    n_translations = lattice.translations().shape[0]
+    for p, phase in enumerate(scenario.recipe.phases):
+        if migration.phases is not None and phase.name not in migration.phases:
+            continue
+        k2 = migration.A * np.exp(-migration.Ea / (KB_EV_PER_K * temperatures[p]))
+        k2 *= 2.0 ** -migration.size_exponent
+        for e in np.flatnonzero(mechanism.migrating):
+            rate[p, e, ~pinned, 1:] = n_translations * k2 / 2.0  # an atom with a neighbour
+    return pinned
 
 
 def initial_occupation(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) -> np.ndarray:

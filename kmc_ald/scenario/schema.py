@@ -27,8 +27,9 @@ from pydantic_core import PydanticCustomError
 from kmc_ald.scenario.equation import EMPTY, EMPTY_ALIASES, Equation, parse_equation
 from kmc_ald.units import parse_quantity
 
-SUBSTRATE_KINDS = ("square", "triangular", "honeycomb", "graphene", "mxene", "oxide")
-TRIANGULAR_KINDS = ("triangular", "mxene", "oxide")  # those that can carry a stack
+SUBSTRATE_KINDS = ("square", "triangular", "honeycomb", "graphene", "graphene_hollow", "mxene",
+                   "oxide")
+TRIANGULAR_KINDS = ("triangular", "graphene_hollow", "mxene", "oxide")  # those that can carry a stack
 DEFAULT_KEY = "default"
 
 
@@ -159,7 +160,8 @@ class Stack(Strict):
 class Substrate(Strict):
     """The surface: a lattice of adsorption sites and the types of its sites."""
 
-    lattice: Literal["square", "triangular", "honeycomb", "graphene", "mxene", "oxide"]
+    lattice: Literal["square", "triangular", "honeycomb", "graphene", "graphene_hollow", "mxene",
+                     "oxide"]
     size: tuple[SizeEntry, SizeEntry]
     spacing: Length | None = None
     site_types: dict[str, SiteAmount] = Field(default_factory=dict)
@@ -335,6 +337,28 @@ class Run(Strict):
     stiffness: Stiffness | None = None
 
 
+class ClusterMigration(Strict):
+    """Rigid moves of whole clusters by one lattice vector: particle diffusion and coalescence.
+
+    A cluster is a connected group of sites holding ``species`` (nearest neighbours, stacked
+    layers included) with anything resting on it. A cluster of ``s`` atoms, 2 <= s <= ``max_size``,
+    jumps to each of the lattice's nearest translations (6 on hexagonal lattices, 4 on the square
+    one) at ``k(s) = A exp(-Ea / kB T) s^-size_exponent``, its surface diffusion coefficient
+    being ``D(s) = k(s) z a^2 / 4``. Single atoms move by their own hop events. A jump needs every
+    target site empty; clusters touching a site of a ``pinned_by`` type do not move. Merging is
+    coalescence. ``phases`` limits the moves to some recipe phases (default: all). Only the exact
+    solver runs it (kmc_ald.engine.solvers.exact documents the algorithm).
+    """
+
+    species: list[Name] = Field(min_length=1)
+    A: Frequency
+    Ea: Energy = 0.0
+    size_exponent: float = Field(default=1.0, ge=0.0, le=10.0)
+    max_size: int = Field(default=50, ge=2, le=100_000)
+    pinned_by: list[Name] = Field(default_factory=list)
+    phases: list[Name] | None = None
+
+
 class Deposit(Strict):
     """What the process deposits, for the per-cycle statistics (kmc_ald/cycles in the run file).
 
@@ -446,6 +470,7 @@ class Scenario(Strict):
     events: list[Event] = Field(min_length=1)
     recipe: Recipe
     deposit: Deposit | None = None
+    cluster_migration: ClusterMigration | None = None
     run: Run = Run()
     output: Output = Output()
     _source: Any = PrivateAttr(default=None)
@@ -557,6 +582,14 @@ def cross_reference_problems(data: dict) -> list[tuple[tuple, Any, str]]:
         species_problem(("deposit", "composition", species), species, species)
     phase_names = [p.get("name") for p in _entries(_entries(data, "recipe", dict), "phases", list)
                    if isinstance(p, dict)]
+    migration = _entries(data, "cluster_migration", dict)
+    for i, species in enumerate(_entries(migration, "species", list)):
+        species_problem(("cluster_migration", "species", i), species, species)
+    for i, name in enumerate(_entries(migration, "phases", list)):
+        if name not in phase_names:
+            problems.append((("cluster_migration", "phases", i), name,
+                             f"no recipe phase is called {name!r} (phases: "
+                             f"{', '.join(map(str, phase_names))})"))
     points = [*SNAPSHOT_POINTS, *(f"end_of_{n}" for n in dict.fromkeys(phase_names))]
     snapshots = _entries(_entries(data, "output", dict), "snapshots", dict)
     for i, point in enumerate(_entries(snapshots, "at", list)):

@@ -15,6 +15,11 @@ Kinds (``SUBSTRATES``):
   C-C 1.42 Å, 3 neighbours. Site types ``pristine`` (C), ``vacancy`` (missing C; the site stays
   in the lattice so a metal atom can adsorb there), ``pyridinic_N`` and ``graphitic_N`` (an N atom
   at the site; the vacancy next to a real pyridinic N is not modelled geometrically).
+* ``graphene_hollow``: a site is the hollow at the centre of a carbon hexagon, where Ni, Co and
+  other strongly binding adatoms sit: a triangular lattice, a = 2.46 Å, 6 neighbours, over the
+  carbon honeycomb (two C per site). Site types ``pristine``, ``vacancy`` (one of the hexagon's
+  carbons is missing) and ``pyridinic_N`` (one is N). Being triangular, it carries a stack: Ni(111)
+  continues it almost without strain (Ni-Ni 2.49 Å, 1.3 % larger).
 * ``mxene``: Ti3C2Tx; a site is the termination site (T) above one surface Ti, in the fcc hollow
   over the inner Ti layer: triangular lattice, a = 3.07 Å, 6 neighbours. Site types ``O``,
   ``OH``, ``F`` and ``bare_Ti`` (a termination vacancy exposing Ti). Only the top surface is
@@ -27,7 +32,8 @@ Kinds (``SUBSTRATES``):
 Site types are assigned with :func:`build_lattice` as fractions of all sites or as areal
 densities, drawn reproducibly from a Philox generator seeded by ``seed``.
 
-Stacks (:func:`add_stack`, for the triangular lattices: ``triangular``, ``mxene``, ``oxide``) add
+Stacks (:func:`add_stack`, for the triangular lattices: ``triangular``, ``graphene_hollow``,
+``mxene``, ``oxide``) add
 layers of sites above the surface for 3D particles: an fcc(111) stack, ABC, pseudomorphic with the
 surface lattice (a particle's nearest-neighbour distance is the surface's site distance), layer
 k at k * sqrt(2/3) * a above the surface adsorbates. Each stacked site rests in the hollow of three
@@ -115,6 +121,10 @@ SUBSTRATES: dict[str, SubstrateKind] = {
         "graphene", HONEYCOMB, 2.46, "pristine",
         ("pristine", "vacancy", "pyridinic_N", "graphitic_N"),
         "graphene top sites: one site per carbon atom, a = 2.46 Å, C-C 1.42 Å, 3 neighbours"),
+    "graphene_hollow": SubstrateKind(
+        "graphene_hollow", TRIANGULAR, 2.46, "pristine", ("pristine", "vacancy", "pyridinic_N"),
+        "graphene hollow sites: one site per carbon hexagon, a = 2.46 A, 6 neighbours; a stack "
+        "on it is Ni(111)-like"),
     "mxene": SubstrateKind(
         "mxene", TRIANGULAR, 3.07, "O", ("O", "OH", "F", "bare_Ti"),
         "Ti3C2Tx termination sites, one per surface Ti, a = 3.07 Å, 6 neighbours; top side only"),
@@ -278,6 +288,15 @@ def _substrate(kind: SubstrateKind, positions: np.ndarray, site_type: np.ndarray
         keep = names != "vacancy"
         symbols = np.where(names == "pristine", "C", "N")[keep]
         parts.append((list(symbols), positions[keep], sites[keep]))
+    elif kind.name == "graphene_hollow":
+        # the hexagon around the hollow of cell (i, j) has its carbons at B and C of that cell
+        # and of its neighbours; B of a vacancy site is missing, B of a pyridinic_N site is N
+        i, j = _cell_indices(nx, ny, 1)
+        first = np.where(names == "pyridinic_N", "N", "C")
+        keep = names != "vacancy"
+        parts.append((list(first[keep]), _at_hex("B", i[keep], j[keep], cell, nx, ny, 0.0),
+                      sites[keep]))
+        parts.append((["C"] * len(i), _at_hex("C", i, j, cell, nx, ny, 0.0), np.full(len(i), -1)))
     elif kind.name == "mxene":
         i, j = _cell_indices(nx, ny, 1)
         for symbol, z, pos in _MXENE_SLAB:

@@ -156,6 +156,28 @@ class Lattice:
             count[:, f] = np.count_nonzero((dist >= 1) & (dist <= f), axis=1)
         return np.ascontiguousarray(near, dtype=np.int32), count
 
+    def translations(self) -> np.ndarray:
+        """Where each site goes under the shortest lattice translations (what a whole cluster
+        jumps by): int32 ``[n_translations, n_sites]``, each row a permutation that keeps every
+        site in its layer and basis position (6 rows on hexagonal lattices, 4 on square ones).
+
+        Relies on the builders' site order, ``layer * n_surface_sites + (j * nx + i) * n_basis +
+        b`` for cell (i, j) and basis site b.
+        """
+        nx, ny = self.shape
+        n0 = self.n_surface_sites
+        n_basis = n0 // (nx * ny)
+        a1, a2 = self.cell[0, :2] / nx, self.cell[1, :2] / ny
+        offsets = [(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1) if (di, dj) != (0, 0)]
+        length = [float(np.linalg.norm(di * a1 + dj * a2)) for di, dj in offsets]
+        shortest = [o for o, d in zip(offsets, length) if d <= min(length) * (1 + 1e-9)]
+        site = np.arange(self.n_sites)
+        k, rest = np.divmod(site, n0)
+        cell_index, b = np.divmod(rest, n_basis)
+        j, i = np.divmod(cell_index, nx)
+        return np.stack([k * n0 + (((j + dj) % ny) * nx + (i + di) % nx) * n_basis + b
+                         for di, dj in shortest]).astype(np.int32)
+
     def minimum_image(self, displacement: np.ndarray) -> np.ndarray:
         """Wrap in-plane displacement vectors [Å] into the periodic cell (nearest image)."""
         cell2 = self.cell[:2, :2]

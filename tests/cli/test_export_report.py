@@ -16,6 +16,7 @@ QUICK = {
     "pt_n_graphene": ["recipe.cycles=3", "substrate.size=[6 nm, 6 nm]",
                       "substrate.site_types.pyridinic_N=0.01"],
     "pt_mxene": ["recipe.cycles=3", "substrate.size=[6 nm, 6 nm]"],
+    "ni_graphene": ["recipe.cycles=4", "substrate.size=[4 nm, 4 nm]"],
     "pt_oxide": ["recipe.cycles=3", "substrate.size=[4 nm, 4 nm]", "recipe.phases[2].gas.O2=1000 Pa"],
     "island_nucleation": ["substrate.size=[32, 32]"],
     "langmuir": ["substrate.size=[16, 16]"],
@@ -50,7 +51,8 @@ def test_report_draws_every_figure(tmp_path, name):
     before = hashlib.sha256(run.read_bytes()).hexdigest()
     result = invoke("report", run, "-o", tmp_path / "report")
     assert result.exit_code == 0, result.output
-    has_deposit = name in ("al2o3_tma_h2o", "pt_n_graphene", "pt_mxene", "pt_oxide")
+    has_deposit = name in ("al2o3_tma_h2o", "ni_graphene", "pt_n_graphene", "pt_mxene",
+                           "pt_oxide")
     expected = FIGURES + (DEPOSIT_FIGURES if has_deposit else [])
     summary = (tmp_path / "report" / "report.md").read_text()
     for figure in expected:

@@ -24,6 +24,7 @@ EXPECTED = {
     "triangular": (1.0, 6, 1),
     "honeycomb": (1.0, 3, 2),
     "graphene": (2.46 / S3, 3, 2),
+    "graphene_hollow": (2.46, 6, 1),
     "mxene": (3.07, 6, 1),
     "oxide": (2.9, 6, 1),
 }
@@ -192,6 +193,37 @@ def test_graphene_atoms_with_vacancies_and_nitrogen() -> None:
     # each atom sits on a non-vacancy site
     occupied = lat.positions[lat.site_type != 1]
     np.testing.assert_allclose(np.sort(atoms.positions, axis=0), np.sort(occupied, axis=0))
+
+
+def test_graphene_hollow_atoms_form_the_honeycomb_around_the_sites() -> None:
+    lat = build_lattice("graphene_hollow", (12, 12), {"vacancy": ("fraction", 0.05),
+                                                      "pyridinic_N": ("fraction", 0.03)}, seed=3)
+    counts = lat.site_type_counts()
+    atoms = substrate_atoms(lat)
+    symbols = atoms.get_chemical_symbols()
+    assert len(atoms) == 2 * lat.n_sites - counts["vacancy"]
+    assert symbols.count("N") == counts["pyridinic_N"]
+    d = atoms.get_all_distances(mic=True) + np.eye(len(atoms)) * 1e3
+    np.testing.assert_allclose(d.min(axis=1), 2.46 / S3, rtol=1e-9)  # C-C 1.42 Å
+    # every site sits at the centre of its hexagon: 6 atoms (or 5 at a vacancy) at 1.42 Å
+    site_atom = lat.minimum_image(atoms.positions[None] - lat.positions[:, None])
+    around = (np.linalg.norm(site_atom, axis=-1) < 1.43).sum(axis=1)
+    assert around.min() >= 4 and np.median(around) == 6
+
+
+def test_translations_move_every_site_by_one_lattice_vector() -> None:
+    from kmc_ald.surfaces.builders import add_stack
+    for lat, count in ((build_lattice("honeycomb", (5, 4)), 6), (build_lattice("square", (4, 6)), 4),
+                       (add_stack(build_lattice("oxide", (4, 5)), 2), 6)):
+        shift = lat.translations()
+        assert shift.shape == (count, lat.n_sites)
+        for row in shift:
+            assert np.array_equal(np.sort(row), np.arange(lat.n_sites))  # a permutation
+            assert np.array_equal(lat.layer[row], lat.layer)
+            d = lat.minimum_image(lat.positions[row] - lat.positions)
+            np.testing.assert_allclose(d, np.broadcast_to(d[0], d.shape), atol=1e-9)  # one vector
+            np.testing.assert_allclose(np.linalg.norm(d[0]), np.linalg.norm(lat.cell[0]) /
+                                       lat.shape[0], rtol=1e-9)
 
 
 def test_mxene_atoms() -> None:

@@ -110,3 +110,11 @@ def test_hops_keep_the_stack_held_up_and_conserve_atoms():
     assert np.count_nonzero(occ[lat.layer > 0] == 1) == deposited > 20
     assert summary.state.event_counts[1] > 1000
     assert np.count_nonzero(occ[lat.layer >= 2]) > 0
+
+
+def test_a_particle_at_the_top_of_the_stack_is_reported(caplog):
+    sim = Simulation(stacked(STACK % ("50 1/s", ""), layers=1, duration="1 s"))
+    with caplog.at_level("WARNING", logger="kmc_ald"):
+        sim.run()
+    assert sim.state.occupation[sim.lattice.layer == 1].any()
+    assert "reached the top of the stack (substrate.stack.layers = 1)" in caplog.text

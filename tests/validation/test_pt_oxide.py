@@ -2,8 +2,9 @@
 
 Grillo et al. (Small 14, 1800765 (2018), TiO2 powder): below a threshold O2 exposure the Pt stays
 atomically dispersed and hardly grows; above it (about 120 mbar s) the loading rises steeply into
-particles. Three exposures, 1, 10 and 100 mbar s per cycle, 60 cycles on 8 nm x 8 nm (about 10 s
-in all); plus the invariants of a stacked run.
+particles, which grow mostly by coalescence (Grillo et al., J. Phys. Chem. Lett. 2017). Three
+exposures, 1, 10 and 100 mbar s per cycle, 60 cycles on 8 nm x 8 nm (about 10 s in all), one run
+without cluster migration, and the invariants of a stacked run.
 """
 import numpy as np
 import pytest
@@ -52,6 +53,21 @@ def test_loading_rises_steeply_with_o2_exposure(runs):
     # the steep part lies between 10 and 100 mbar s: a tenfold exposure gives > 3x the Pt there
     assert loading[2] > 3 * loading[1]
     assert loading[1] < 3 * loading[0]
+
+
+def test_particles_grow_by_coalescence_during_the_o2_pulse(runs):
+    """Grillo et al. (J. Phys. Chem. Lett. 2017): Pt particles grow mostly by diffusion and
+    coalescence during the O2 half-reaction. Without cluster migration, the same 100 mbar s run
+    keeps many more, smaller clusters and far less Pt."""
+    sc = load_scenario(SCENARIO, ("recipe.cycles=60", "substrate.size=[8 nm, 8 nm]",
+                                  "recipe.phases[2].gas.O2=1000 Pa", "cluster_migration.A=0 1/s"))
+    still = Simulation(sc).run().cycles
+    moving = runs[100][1].cycles
+    assert moving["clusters"][-1] < 0.7 * still["clusters"][-1]
+    assert moving["mean_cluster_size"][-1] > 2 * still["mean_cluster_size"][-1]
+    assert moving["deposited"][-1] > 1.5 * still["deposited"][-1]
+    migrations = runs[100][0].state.event_counts[runs[100][0].mechanism.migrating].sum()
+    assert migrations > 50
 
 
 def test_invariants(runs):

@@ -19,6 +19,16 @@ Stopping rules keep trajectories independent of how often the caller looks:
   same numbers from the same counter and executes it;
 * at the end of a phase, the pending draw is consumed and the clock set to the phase end; rates
   change there, and the memoryless waiting time restarts with the next phase's rates.
+
+Cluster migration (``cluster_migration`` in a scenario) is a non-local event: the rate of a whole
+cluster depends on its size, which no site knows. It runs by thinning (Lewis & Shedler, Naval Res.
+Logist. Q. 26, 403 (1979)): every atom with a cluster neighbour carries a candidate channel at a
+constant rate that bounds its share of its cluster's jump rate (kmc_ald.model.compile). When a
+candidate is drawn, the solver walks the cluster (at most ``max_size + 1`` atoms), accepts with
+the ratio of the true to the candidate rate, picks a translation, and moves the cluster if every
+target site is free. A rejected candidate is a null event: the clock has advanced, nothing changed,
+and it is not counted as an event. The trajectory is exact in distribution and as reproducible as
+any other (the acceptance and direction come from a second Philox sub-stream of the same draw).
 """
 from __future__ import annotations
 
@@ -165,33 +175,108 @@ def _build_tree(tree, first_leaf, occ, site_type, nb, bnb, near, near_count, ev_
         tree[k] = _node_sum(tree, k)
 
 
+@njit(inline="always", **KERNEL)
+def _refresh(x, occ, site_type, nb, bnb, near, reach_width, ev_order, ev_offset, n_sites, site_in,
+             site_out, count_mask, footprint, block_mask, rate, support, supported, solid, tree,
+             first_leaf, neighbour_dependent, near_count):
+    """Recompute the rates that a change at site x can have changed."""
+    for m in range(-1, reach_width):
+        y = x if m < 0 else near[x, m]
+        if y < 0 or (m >= 0 and not neighbour_dependent[occ[y]]):
+            continue  # a site whose events ignore its neighbours keeps its rate
+        r = _site_rate(y, occ, site_type, nb, bnb, near, near_count, ev_order, ev_offset,
+                       n_sites, site_in, site_out, count_mask, footprint, block_mask, rate,
+                       support, supported, solid)
+        if r != tree[first_leaf + y]:
+            _tree_set(tree, first_leaf, y, r)
+
+
+@njit(**KERNEL)
+def _collect_cluster(i, occ, bnb, supported, members, max_size, mark, stamp, cluster):
+    """Breadth-first walk of the cluster of site i: the connected sites holding ``members``
+    species, and whatever rests on them. Fills ``cluster`` and marks its sites with ``stamp``.
+
+    Returns:
+        (sites in ``cluster``, member atoms); stops once there are more than max_size atoms.
+    """
+    cluster[0] = i
+    mark[i] = stamp
+    n, head, size = 1, 0, 0
+    while head < n:
+        x = cluster[head]
+        head += 1
+        if (members >> np.uint64(occ[x])) & np.uint64(1):
+            size += 1
+            if size > max_size:
+                return n, size
+            for d in range(bnb.shape[1]):
+                y = bnb[x, d]
+                if (y >= 0 and mark[y] != stamp
+                        and (members >> np.uint64(occ[y])) & np.uint64(1)):
+                    mark[y] = stamp
+                    cluster[n] = y
+                    n += 1
+        for d in range(supported.shape[1]):  # what rests on x rides along
+            y = supported[x, d]
+            if y >= 0 and mark[y] != stamp and occ[y] != 0:
+                mark[y] = stamp
+                cluster[n] = y
+                n += 1
+    return n, size
+
+
+@njit(**KERNEL)
+def _translate(n, cluster, shift, occ, site_type, pinned, support, mark, stamp, carried):
+    """Move the n sites of ``cluster`` to ``shift[cluster]`` if nothing forbids it: a site of a
+    pinned type under it, an occupied target outside the cluster, or a support left behind."""
+    for m in range(n):
+        x = cluster[m]
+        if pinned[site_type[x]] or (occ[shift[x]] != 0 and mark[shift[x]] != stamp):
+            return False
+        for c in range(support.shape[1]):
+            if support[x, c] >= 0 and mark[support[x, c]] != stamp:
+                return False
+    for m in range(n):
+        carried[m] = occ[cluster[m]]
+        occ[cluster[m]] = 0
+    for m in range(n):
+        occ[shift[cluster[m]]] = carried[m]
+    return True
+
+
 @njit(**KERNEL)
 def _advance(occ, site_type, nb, bnb, near, near_count, reach_width, ev_order, ev_offset,
              n_sites, site_in, site_out, count_mask, footprint, block_mask, rate, support,
              supported, solid, tree, first_leaf, event_counts, clock, counter, key0, key1, t_stop,
-             end_of_phase, max_events, neighbour_dependent):
-    """Execute events until the clock would pass t_stop, or max_events are done.
+             end_of_phase, max_events, neighbour_dependent, migrating, members, exponent,
+             max_size, translations, pinned, mark, stamp, cluster, carried):
+    """Execute events until the clock would pass t_stop, or max_events are done (or as many
+    rejected cluster-migration candidates).
 
     ``clock`` (float64[1], time of the last event or phase start [s]) and ``event_counts``
     (int64[n_events]) are updated in place. ``counter`` is the number of draws consumed so far.
+    ``mark``, ``stamp`` (int64[1]), ``cluster`` and ``carried`` are scratch space for cluster
+    moves.
 
     Returns:
-        (status, counter, events executed): status DONE when t_stop is reached, MORE otherwise.
+        (status, counter, events executed, candidates rejected): status DONE when t_stop is
+        reached, MORE otherwise.
     """
     executed = 0
-    while executed < max_events:
+    rejected = 0
+    while executed < max_events and rejected < max_events:
         total = tree[0]
         if not total > 0.0:
             if end_of_phase:
                 clock[0] = t_stop
-            return DONE, counter, executed
+            return DONE, counter, executed, rejected
         x0, x1, x2, x3 = draw(counter, 0, STREAM_EXACT, key0, key1)
         dt = -math.log(1.0 - unit_interval(x2, x3)) / total  # 1 - U lies in (0, 1]
         if clock[0] + dt > t_stop:
             if end_of_phase:
                 counter += 1
                 clock[0] = t_stop
-            return DONE, counter, executed
+            return DONE, counter, executed, rejected
         counter += 1
         clock[0] += dt
         # descend the sum tree; never into a zero-rate subtree
@@ -219,6 +304,29 @@ def _advance(occ, site_type, nb, bnb, near, near_count, reach_width, ev_order, e
         e, j = _choose_channel(i, u, occ, site_type, nb, bnb, near, near_count, ev_order,
                                ev_offset, n_sites, site_in, site_out, count_mask, footprint,
                                block_mask, rate, support, supported, solid)
+        if migrating[e]:
+            y0, y1, y2, y3 = draw(counter - 1, 1, STREAM_EXACT, key0, key1)
+            stamp[0] += 1
+            n, size = _collect_cluster(i, occ, bnb, supported, members, max_size, mark,
+                                       stamp[0], cluster)
+            moved, d = False, 0
+            if size <= max_size and unit_interval(y0, y1) < (2.0 / size) ** (1.0 + exponent):
+                d = min(int(unit_interval(y2, y3) * translations.shape[0]),
+                        translations.shape[0] - 1)
+                moved = _translate(n, cluster, translations[d], occ, site_type, pinned,
+                                   support, mark, stamp[0], carried)
+            if not moved:
+                rejected += 1
+                continue
+            event_counts[e] += 1
+            executed += 1
+            for m in range(2 * n):  # the old sites, then the new ones
+                x = cluster[m] if m < n else translations[d, cluster[m - n]]
+                _refresh(x, occ, site_type, nb, bnb, near, reach_width, ev_order, ev_offset,
+                         n_sites, site_in, site_out, count_mask, footprint, block_mask, rate,
+                         support, supported, solid, tree, first_leaf, neighbour_dependent,
+                         near_count)
+            continue
         occ[i] = site_out[e, 0]
         if j >= 0:
             occ[j] = site_out[e, 1]
@@ -227,18 +335,12 @@ def _advance(occ, site_type, nb, bnb, near, near_count, reach_width, ev_order, e
         # recompute the rates that depend on the changed sites
         for c in range(2):
             x = i if c == 0 else j
-            if x < 0:
-                break
-            for m in range(-1, reach_width):
-                y = x if m < 0 else near[x, m]
-                if y < 0 or (m >= 0 and not neighbour_dependent[occ[y]]):
-                    continue  # a site whose events ignore its neighbours keeps its rate
-                r = _site_rate(y, occ, site_type, nb, bnb, near, near_count, ev_order,
-                               ev_offset, n_sites, site_in, site_out, count_mask, footprint,
-                               block_mask, rate, support, supported, solid)
-                if r != tree[first_leaf + y]:
-                    _tree_set(tree, first_leaf, y, r)
-    return MORE, counter, executed
+            if x >= 0:
+                _refresh(x, occ, site_type, nb, bnb, near, reach_width, ev_order, ev_offset,
+                         n_sites, site_in, site_out, count_mask, footprint, block_mask, rate,
+                         support, supported, solid, tree, first_leaf, neighbour_dependent,
+                         near_count)
+    return MORE, counter, executed, rejected
 
 
 class ExactSolver:
@@ -272,6 +374,19 @@ class ExactSolver:
         self._solid = np.uint64(mechanism.solid_mask)
         self._site_type = np.ascontiguousarray(lattice.site_type)
         self._phase = -1
+        # cluster migration: translations, pinned site types and scratch space for cluster walks
+        self._migrating = np.ascontiguousarray(mechanism.migrating)
+        self._members = np.uint64(mechanism.migration_mask)
+        moving = bool(self._migrating.any())
+        self._translations = (lattice.translations() if moving
+                              else np.zeros((1, lattice.n_sites), np.int32))
+        self._pinned = np.ascontiguousarray(rates.pinned)
+        self._mark = np.zeros(lattice.n_sites if moving else 1, dtype=np.int64)
+        self._stamp = np.zeros(1, dtype=np.int64)
+        self._cluster = np.zeros(lattice.n_sites if moving else 1, dtype=np.int64)
+        self._carried = np.zeros(lattice.n_sites if moving else 1, dtype=np.uint8)
+        #: cluster-migration candidates drawn and rejected (null events), since construction
+        self.rejected_candidates = 0
 
     def start_phase(self, state: State, phase: int) -> None:
         """Load the rates of a recipe phase and rebuild the sum tree from the occupation."""
@@ -331,14 +446,18 @@ class ExactSolver:
     def _advance(self, state: State, t_stop: float, end_of_phase: bool, max_events: int) -> bool:
         m = self.mechanism
         clock = np.array([state.time])
-        status, counter, executed = _advance(
+        status, counter, executed, rejected = _advance(
             state.occupation, self._site_type, self._nb, self._bnb, self._near, self._near_count,
             self._reach_width, m.event_order, m.event_offset, m.n_sites, m.site_in, m.site_out,
             m.count_mask, m.footprint, m.block_mask, self._rate, self._support, self._supported,
             self._solid, self._tree, self._first_leaf,
             state.event_counts, clock, np.int64(state.counter), np.uint64(self.key[0]),
             np.uint64(self.key[1]), float(t_stop), bool(end_of_phase), int(max_events),
-            self._neighbour_dependent)
+            self._neighbour_dependent, self._migrating, self._members,
+            float(self.mechanism.migration_exponent), int(self.mechanism.migration_max_size),
+            self._translations, self._pinned, self._mark, self._stamp, self._cluster,
+            self._carried)
+        self.rejected_candidates += int(rejected)
         state.time = float(clock[0])
         state.counter = int(counter)
         state.events += int(executed)
