@@ -314,7 +314,7 @@ def _migration_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice,
             problems.append((("cluster_migration", "pinned_by", i), name,
                              f"site type {name!r} does not exist on this substrate (site "
                              f"types: {', '.join(names)})"))
-    n_translations = lattice.translations().shape[0]
+    n_translations = lattice.translations.shape[0]
     for p, phase in enumerate(scenario.recipe.phases):
         if migration.phases is not None and phase.name not in migration.phases:
             continue

@@ -15,6 +15,7 @@ it. ``support`` and ``supported`` say which sites hold which up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -156,10 +157,12 @@ class Lattice:
             count[:, f] = np.count_nonzero((dist >= 1) & (dist <= f), axis=1)
         return np.ascontiguousarray(near, dtype=np.int32), count
 
+    @cached_property
     def translations(self) -> np.ndarray:
         """Where each site goes under the shortest lattice translations (what a whole cluster
         jumps by): int32 ``[n_translations, n_sites]``, each row a permutation that keeps every
         site in its layer and basis position (6 rows on hexagonal lattices, 4 on square ones).
+        Computed once, read-only.
 
         Relies on the builders' site order, ``layer * n_surface_sites + (j * nx + i) * n_basis +
         b`` for cell (i, j) and basis site b.
@@ -175,8 +178,10 @@ class Lattice:
         k, rest = np.divmod(site, n0)
         cell_index, b = np.divmod(rest, n_basis)
         j, i = np.divmod(cell_index, nx)
-        return np.stack([k * n0 + (((j + dj) % ny) * nx + (i + di) % nx) * n_basis + b
-                         for di, dj in shortest]).astype(np.int32)
+        table = np.stack([k * n0 + (((j + dj) % ny) * nx + (i + di) % nx) * n_basis + b
+                          for di, dj in shortest]).astype(np.int32)
+        table.setflags(write=False)
+        return table
 
     def minimum_image(self, displacement: np.ndarray) -> np.ndarray:
         """Wrap in-plane displacement vectors [Å] into the periodic cell (nearest image)."""

@@ -215,7 +215,7 @@ def test_translations_move_every_site_by_one_lattice_vector() -> None:
     from kmc_ald.surfaces.builders import add_stack
     for lat, count in ((build_lattice("honeycomb", (5, 4)), 6), (build_lattice("square", (4, 6)), 4),
                        (add_stack(build_lattice("oxide", (4, 5)), 2), 6)):
-        shift = lat.translations()
+        shift = lat.translations
         assert shift.shape == (count, lat.n_sites)
         for row in shift:
             assert np.array_equal(np.sort(row), np.arange(lat.n_sites))  # a permutation

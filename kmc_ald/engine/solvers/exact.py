@@ -378,7 +378,7 @@ class ExactSolver:
         self._migrating = np.ascontiguousarray(mechanism.migrating)
         self._members = np.uint64(mechanism.migration_mask)
         moving = bool(self._migrating.any())
-        self._translations = (lattice.translations() if moving
+        self._translations = (lattice.translations if moving
                               else np.zeros((1, lattice.n_sites), np.int32))
         self._pinned = np.ascontiguousarray(rates.pinned)
         self._mark = np.zeros(lattice.n_sites if moving else 1, dtype=np.int64)
