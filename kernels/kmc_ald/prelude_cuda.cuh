@@ -17,5 +17,6 @@ typedef unsigned long long uint64_t;
 #define KMC_RESTRICT __restrict__
 #define KMC_GLOBAL_ID ((int64_t)blockIdx.x * blockDim.x + threadIdx.x)
 #define KMC_GLOBAL_SIZE ((int64_t)gridDim.x * blockDim.x)
+#define KMC_WORK_ITEM(it, n) (it)
 #define KMC_ATOMIC_ADD_U64(ptr, value) atomicAdd((unsigned long long*)(ptr), (unsigned long long)(value))
 #define KMC_MULHI32(a, b) __umulhi((a), (b))

@@ -16,7 +16,8 @@ from numba import njit
 
 # Stream ids: the fourth counter word. Mirrored in kernels/kmc_ald/streams.cuh (a test checks).
 STREAM_EXACT = 1  # event selection and waiting times of the exact solver
-STREAM_SWEEP = 2  # one word per site per sweep of the parallel solver
+STREAM_SWEEP = 2  # parallel solver: candidate j of a domain uses STREAM_SWEEP + 256 j
+STREAM_SWEEP_START = 3  # parallel solver: the first gap of four domains per block
 
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)

@@ -36,6 +36,9 @@ MAX_SPECIES = 63  # species sets are 64-bit masks in the solvers
 _TWO64 = float(2**64)
 #: Thresholds below this many units of 2^-64 would carry a rounding error above 1/4096.
 MIN_THRESHOLD = 4096
+#: Thresholds are scaled by 1 - 2^-40 so that the channels of a site at the rate bound sum to
+#: less than 2^64 (no wrap of the cumulative sum); a relative change of 1e-12.
+_THRESHOLD_SCALE = _TWO64 * (1.0 - 2.0**-40)
 
 
 @dataclass(frozen=True, eq=False)
@@ -345,26 +348,46 @@ def max_site_rate(rate: np.ndarray, mechanism: Mechanism, degree: int) -> float:
     return bound
 
 
-def thresholds(rate: np.ndarray, tau: float, event_names: tuple[str, ...] = ()) -> np.ndarray:
-    """Integer thresholds floor(k * tau * 2^64) (uint64): the probability of a channel per sweep.
+def thresholds(rate: np.ndarray, r_max: float, event_names: tuple[str, ...] = ()) -> np.ndarray:
+    """Integer thresholds floor(k / R_max * 2^64) (uint64): a channel's probability once its site
+    is a candidate of a sweep. Candidates have probability q = R_max * tau (see
+    :func:`candidate_gaps`), so a channel happens with probability k * tau per sweep.
 
     Raises:
         ScenarioError: a nonzero rate so far below the fastest that 64 bits cannot resolve it.
     """
     from kmc_ald.errors import ScenarioError
 
-    scaled = rate * tau * _TWO64
+    scaled = rate / r_max * _THRESHOLD_SCALE
     if scaled.max(initial=0.0) >= _TWO64:
-        raise ScenarioError("a channel probability k * tau reached 1; lower step_probability")
+        raise ValueError(f"a rate exceeds the bound R_max = {r_max:.6g} 1/s")
     tiny = (scaled > 0) & (scaled < MIN_THRESHOLD)
     if tiny.any():
         e = int(np.argwhere(tiny)[0][0])
         name = event_names[e] if e < len(event_names) else f"#{e}"
         raise ScenarioError(
-            f"event {name!r}: its rate is {scaled[tiny].min() / _TWO64 / tau:.3g} 1/s, below "
-            f"the parallel solver's resolution at this time step (tau = {tau:.3g} s); use the "
-            "exact solver for mechanisms spanning more than about 14 orders of magnitude")
+            f"event {name!r}: its rate is {scaled[tiny].min() / _THRESHOLD_SCALE * r_max:.3g} "
+            f"1/s, below the parallel solver's resolution next to the fastest site rate "
+            f"({r_max:.3g} 1/s); use the exact solver for mechanisms spanning more than about "
+            "14 orders of magnitude")
     return np.floor(scaled).astype(np.uint64)
+
+
+def candidate_gaps(q: float, domain_size: int) -> np.ndarray:
+    """The parallel sweep's gap table (uint32 [domain_size], decreasing): entry g - 1 is
+    floor((1 - q)^g 2^32).
+
+    A sweep skips from one candidate site to the next by a geometric gap, P(gap >= g) = (1 - q)^g:
+    the gap is the number of leading entries above a uniform 32-bit number. Gaps of a whole
+    domain or more all end the domain, so the table stops there; its length is a power of two,
+    so that the backends count the entries with a fixed number of halvings.
+    """
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"candidate probability must lie in (0, 1), got {q}")
+    if domain_size < 1 or domain_size & (domain_size - 1):
+        raise ValueError(f"domain_size must be a power of two, got {domain_size}")
+    g = np.arange(1, domain_size + 1, dtype=float)
+    return np.floor(np.exp(g * np.log1p(-q)) * 2.0**32).astype(np.uint32)
 
 
 def sweep_schedule(rates: RateTables, phase: int, mechanism: Mechanism, degree: int,

@@ -3,7 +3,7 @@
 This is how the `.cu` files run in the normal test suite on machines without a GPU: the same
 source as the GPU backend, one host "thread" doing every grid-stride iteration. HostShimBackend
 implements the backend protocol, so tests can compare it with the numba twin bit for bit, and can
-run every class's members in reverse order to expose races.
+run every class's work items in reverse order to expose races.
 """
 from __future__ import annotations
 
@@ -49,8 +49,10 @@ class HostShimBackend:
 
     def __init__(self, reverse: bool = False):
         self.reverse = reverse
-        self._fn = compile_shim("sweep.cu").sweep_class
+        library = compile_shim("sweep.cu")
+        self._fn = library.sweep_class
         self._fn.restype = None
+        self._set_reverse = library.kmc_shim_set_reverse
 
     def load(self, problem, occupation):
         self.p = problem
@@ -58,13 +60,14 @@ class HostShimBackend:
         self._counts = np.zeros((problem.n_replicas, len(problem.event_sites)), dtype=np.uint64)
         self._key0 = np.ascontiguousarray(problem.keys[:, 0])
         self._key1 = np.ascontiguousarray(problem.keys[:, 1])
-        self._classes = []
-        for c in range(problem.n_classes):
-            members = problem.members[problem.class_offsets[c]:problem.class_offsets[c + 1]]
-            self._classes.append(np.ascontiguousarray(members[::-1] if self.reverse else members))
+        self._classes = [(np.ascontiguousarray(problem.members[lo:hi]), first)
+                         for lo, hi, first in zip(problem.class_offsets[:-1],
+                                                  problem.class_offsets[1:],
+                                                  problem.domain_offsets[:-1])]
 
-    def set_thresholds(self, thresholds):
+    def set_thresholds(self, thresholds, gaps):
         self._thr = np.ascontiguousarray(thresholds, dtype=np.uint64)
+        self._gaps = np.ascontiguousarray(gaps, dtype=np.uint32)
 
     def sweeps(self, first_step, n_steps):
         p = self.p
@@ -74,12 +77,15 @@ class HostShimBackend:
                  _ptr(p.near_count), i32(p.near_count.shape[1]), _ptr(p.event_order),
                  _ptr(p.event_offset), _ptr(p.event_sites), _ptr(p.site_in), _ptr(p.site_out),
                  _ptr(p.count_mask), _ptr(p.footprint), _ptr(p.block_mask), _ptr(self._thr),
-                 i32(self._thr.shape[1]), _ptr(self._counts), i32(self._counts.shape[1]),
-                 _ptr(self._key0), _ptr(self._key1))
+                 i32(self._thr.shape[1]), _ptr(self._gaps), i32(len(self._gaps)),
+                 _ptr(self._counts), i32(self._counts.shape[1]), _ptr(self._key0),
+                 _ptr(self._key1))
+        self._set_reverse(ctypes.c_int(int(self.reverse)))
         for step in range(first_step, first_step + n_steps):
-            for members in self._classes:
-                self._fn(_ptr(members), i64(len(members)), i64(self._occ.shape[0]), *fixed,
-                         u32(step & 0xFFFFFFFF), u32(step >> 32))
+            for members, first_domain in self._classes:
+                self._fn(_ptr(members), i64(len(members)), i64(first_domain), i32(p.domain_size),
+                         i64(self._occ.shape[0]), *fixed, u32(step & 0xFFFFFFFF),
+                         u32(step >> 32))
 
     def occupation(self):
         return self._occ.copy()

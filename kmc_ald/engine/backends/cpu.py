@@ -2,7 +2,7 @@
 
 Same integers, same order of channels, same Philox words as the CUDA kernel, so the two give
 identical lattices and event counts (tests compare them bit for bit through the host shim).
-Within a sweep the classes run in order; the (replica, member) work items of one class run in
+Within a sweep the classes run in order; the (replica, domain) work items of one class run in
 parallel threads (``prange``), each thread counting events apart, so the result does not depend
 on the number of threads.
 """
@@ -13,7 +13,7 @@ from numba import get_num_threads, get_thread_id, njit, prange
 
 from kmc_ald.engine.backends.base import DeviceProblem
 from kmc_ald.engine.channels import KERNEL, blocked, bond_count
-from kmc_ald.engine.rng import STREAM_SWEEP, philox4x32_10
+from kmc_ald.engine.rng import STREAM_SWEEP, STREAM_SWEEP_START, philox4x32_10
 
 _M32 = np.uint64(0xFFFFFFFF)
 
@@ -48,11 +48,23 @@ def _attempt(i, o, u, site_type, nb, near, near_count, ev_order, ev_offset, ev_s
     return -1, -1
 
 
+@njit(inline="always", **KERNEL)
+def _gap(z, gaps):
+    """Members skipped before the next candidate: how many leading entries of the decreasing
+    table (length a power of two) exceed z. Halvings without branches, then the last entry."""
+    g = 0
+    step = gaps.shape[0] >> 1
+    while step > 0:
+        g += step * np.int64(z < gaps[g + step - 1])
+        step >>= 1
+    return g + np.int64(z < gaps[g])
+
+
 @njit(parallel=True, nogil=True, cache=True)
-def _sweeps(first_step, n_steps, members, class_offsets, occ, site_type, nb, near, near_count,
-            ev_order, ev_offset, ev_sites, site_in, site_out, count_mask, footprint, block_mask,
-            thr, counts, keys, chunks):
-    """Sweep every class in order, n_steps times; the (replica, member) work items of a class run
+def _sweeps(first_step, n_steps, members, class_offsets, domain_offsets, domain_size, occ,
+            site_type, nb, near, near_count, ev_order, ev_offset, ev_sites, site_in, site_out,
+            count_mask, footprint, block_mask, thr, gaps, counts, keys, chunks):
+    """Sweep every class in order, n_steps times; the (replica, domain) work items of a class run
     in parallel chunks. ``counts`` is [threads, replicas, events]: each thread counts apart."""
     n_replicas = occ.shape[0]
     for step in range(first_step, first_step + n_steps):
@@ -61,31 +73,43 @@ def _sweeps(first_step, n_steps, members, class_offsets, occ, site_type, nb, nea
         for c in range(class_offsets.shape[0] - 1):
             lo = class_offsets[c]
             n = class_offsets[c + 1] - lo
-            work = n * n_replicas
+            n_domains = domain_offsets[c + 1] - domain_offsets[c]
+            work = n_domains * n_replicas
             n_chunks = min(work, chunks)
             for chunk in prange(n_chunks):
                 tid = get_thread_id()
                 for w in range(chunk * work // n_chunks, (chunk + 1) * work // n_chunks):
-                    r = w // n
-                    _attempt_and_apply(members[lo + w - r * n], r, c_lo, c_hi, occ[r], site_type,
-                                       nb, near, near_count, ev_order, ev_offset, ev_sites,
-                                       site_in, site_out, count_mask, footprint, block_mask, thr,
-                                       counts[tid, r], keys[r, 0], keys[r, 1])
+                    r = w // n_domains
+                    k = w - r * n_domains
+                    first = lo + k * domain_size
+                    _sweep_domain(members[first:first + min(domain_size, n - k * domain_size)],
+                                  np.uint64(domain_offsets[c] + k), c_lo, c_hi, occ[r],
+                                  site_type, nb, near, near_count, ev_order, ev_offset, ev_sites,
+                                  site_in, site_out, count_mask, footprint, block_mask, thr, gaps,
+                                  counts[tid, r], keys[r, 0], keys[r, 1])
 
 
 @njit(inline="always", **KERNEL)
-def _attempt_and_apply(i, r, c_lo, c_hi, o, site_type, nb, near, near_count, ev_order, ev_offset,
-                       ev_sites, site_in, site_out, count_mask, footprint, block_mask, thr, counts,
-                       k0, k1):
-    x0, x1, _, _ = philox4x32_10(c_lo, c_hi, i, STREAM_SWEEP, k0, k1)
-    u = (x0 << np.uint64(32)) | x1
-    e, j = _attempt(i, o, u, site_type, nb, near, near_count, ev_order, ev_offset, ev_sites,
-                    site_in, count_mask, footprint, block_mask, thr)
-    if e >= 0:
-        o[i] = site_out[e, 0]
-        if j >= 0:
-            o[j] = site_out[e, 1]
-        counts[e] += 1
+def _sweep_domain(dom, d, c_lo, c_hi, o, site_type, nb, near, near_count, ev_order, ev_offset,
+                  ev_sites, site_in, site_out, count_mask, footprint, block_mask, thr, gaps,
+                  counts, k0, k1):
+    """The candidates of one domain (the members ``dom``), found by geometric skipping."""
+    x = philox4x32_10(c_lo, c_hi, d >> np.uint64(2), STREAM_SWEEP_START, k0, k1)
+    pos = _gap(x[d & np.uint64(3)], gaps)
+    j = np.uint64(0)
+    while pos < dom.shape[0]:
+        i = dom[pos]
+        x0, x1, x2, _ = philox4x32_10(c_lo, c_hi, d, STREAM_SWEEP + (j << np.uint64(8)), k0, k1)
+        u = (x0 << np.uint64(32)) | x1
+        e, partner = _attempt(i, o, u, site_type, nb, near, near_count, ev_order, ev_offset,
+                              ev_sites, site_in, count_mask, footprint, block_mask, thr)
+        if e >= 0:
+            o[i] = site_out[e, 0]
+            if partner >= 0:
+                o[partner] = site_out[e, 1]
+            counts[e] += 1
+        pos += 1 + _gap(x2, gaps)
+        j += np.uint64(1)
 
 
 class NumbaBackend:
@@ -97,21 +121,27 @@ class NumbaBackend:
         self.p = problem
         self._occ = np.ascontiguousarray(occupation, dtype=np.uint8).copy()
         self._threads = get_num_threads()
-        self._counts = np.zeros((self._threads, problem.n_replicas, len(problem.event_sites)),
+        self._domains = problem.domain_offsets
+        # each thread's counters are padded by a cache line (8 x uint64), so that two threads
+        # never write to the same line (false sharing halved the 2-thread throughput)
+        self._n_events = len(problem.event_sites)
+        self._counts = np.zeros((self._threads, problem.n_replicas, self._n_events + 8),
                                 dtype=np.uint64)
 
-    def set_thresholds(self, thresholds: np.ndarray) -> None:
+    def set_thresholds(self, thresholds: np.ndarray, gaps: np.ndarray) -> None:
         self._thr = np.ascontiguousarray(thresholds, dtype=np.uint64)
+        self._gaps = np.ascontiguousarray(gaps, dtype=np.uint32)
 
     def sweeps(self, first_step: int, n_steps: int) -> None:
         p = self.p
-        _sweeps(np.int64(first_step), np.int64(n_steps), p.members, p.class_offsets, self._occ,
-                p.site_type, p.neighbours, p.near, p.near_count, p.event_order, p.event_offset,
-                p.event_sites, p.site_in, p.site_out, p.count_mask, p.footprint, p.block_mask,
-                self._thr, self._counts, p.keys, np.int64(16 * self._threads))
+        _sweeps(np.int64(first_step), np.int64(n_steps), p.members, p.class_offsets,
+                self._domains, np.int64(p.domain_size), self._occ, p.site_type, p.neighbours,
+                p.near, p.near_count, p.event_order, p.event_offset, p.event_sites, p.site_in,
+                p.site_out, p.count_mask, p.footprint, p.block_mask, self._thr, self._gaps,
+                self._counts, p.keys, np.int64(16 * self._threads))
 
     def occupation(self) -> np.ndarray:
         return self._occ.copy()
 
     def event_counts(self) -> np.ndarray:
-        return self._counts.sum(axis=0).astype(np.int64)
+        return self._counts[:, :, :self._n_events].sum(axis=0).astype(np.int64)

@@ -55,13 +55,14 @@ class CupyBackend:
         self._key0 = d(np.ascontiguousarray(problem.keys[:, 0]))
         self._key1 = d(np.ascontiguousarray(problem.keys[:, 1]))
         members = d(problem.members)
-        self._classes = [members[problem.class_offsets[c]:problem.class_offsets[c + 1]]
-                         for c in range(problem.n_classes)]
+        self._classes = [(members[problem.class_offsets[c]:problem.class_offsets[c + 1]],
+                          np.int64(problem.domain_offsets[c])) for c in range(problem.n_classes)]
 
-    def set_thresholds(self, thresholds: np.ndarray) -> None:
+    def set_thresholds(self, thresholds: np.ndarray, gaps: np.ndarray) -> None:
         import cupy
 
         self._thr = cupy.asarray(np.ascontiguousarray(thresholds, dtype=np.uint64))
+        self._gaps = cupy.asarray(np.ascontiguousarray(gaps, dtype=np.uint32))
 
     def sweeps(self, first_step: int, n_steps: int) -> None:
         a, p = self._arrays, self.p
@@ -72,16 +73,17 @@ class CupyBackend:
                 a["near_count"], np.int32(p.near_count.shape[1]), a["event_order"],
                 a["event_offset"], a["event_sites"], a["site_in"], a["site_out"],
                 a["count_mask"], a["footprint"], a["block_mask"], self._thr,
-                np.int32(self._thr.shape[1]), self._counts, np.int32(self._counts.shape[1]),
-                self._key0, self._key1)
+                np.int32(self._thr.shape[1]), self._gaps, np.int32(len(self._gaps)),
+                self._counts, np.int32(self._counts.shape[1]), self._key0, self._key1)
         for step in range(first_step, first_step + n_steps):
             lo, hi = np.uint32(step & 0xFFFFFFFF), np.uint32(step >> 32)
-            for members in self._classes:
-                work = len(members) * int(replicas)
+            for members, first_domain in self._classes:
+                work = -(-len(members) // p.domain_size) * int(replicas)
                 blocks = max(1, min((work + THREADS - 1) // THREADS, 1 << 16))
                 # CuPy does not check argument types: every scalar is cast explicitly
-                self._sweep((blocks,), (THREADS,), (members, np.int64(len(members)), replicas,
-                                                    *tail, lo, hi))
+                self._sweep((blocks,), (THREADS,), (members, np.int64(len(members)), first_domain,
+                                                    np.int32(p.domain_size), replicas, *tail,
+                                                    lo, hi))
 
     def occupation(self) -> np.ndarray:
         import cupy

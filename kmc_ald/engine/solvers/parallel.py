@@ -9,6 +9,13 @@ sublattice decomposition of Shim & Amar, Phys. Rev. B 71, 125432 (2005), with th
 (fixed time step) update of the synchronous methods of Martinez et al., J. Comput. Phys. 227,
 3804 (2008).
 
+Skipping the null events. A site's attempt is split into "is it a candidate" (probability
+q = R_max * tau, the same for every site) and "which channel, given that it is" (probability
+k / R_max). The candidates of a sweep are then found by jumping over geometric gaps rather than
+by drawing for every site: a sweep costs about q + 1/(4 * domain_size) random blocks per site
+instead of one, with the same distribution of outcomes, so most of the work of a null-event
+method (most attempts are null at small tau) is never done.
+
 What is approximate, and the knob that bounds it. The exact master equation is recovered as tau
 goes to 0. The accuracy parameter is ``step_probability`` (p): tau = p / R_max, where R_max bounds
 the total rate of any site in the phase, so no site has more than probability p of changing in
@@ -17,12 +24,13 @@ instead of 1 - exp(-k tau), and classes later in a sweep see the changes of earl
 the same sweep. The measured bias against the exact solver is in tests/validation and
 bench/README.md (about 0.65 p relative for a Langmuir transient).
 
-Determinism. Probabilities reach the backends as integer thresholds floor(k * tau * 2^64),
-compared with a 64-bit number from one Philox block keyed by the replica's seed and counted by
-(step, site, stream), so rates far below the fastest keep their value. No floating-point
-comparison happens in a sweep, so every backend, thread count and launch layout gives the same
-lattice and event counts. The solver's state is (occupation, clock, step counter): resuming is
-bit-identical.
+Determinism. Probabilities reach the backends as integers: conditional thresholds
+floor(k / R_max * 2^64), compared with a 64-bit number, and a table of 32-bit gap thresholds
+(:func:`kmc_ald.model.compile.candidate_gaps`). The numbers come from Philox blocks keyed by the
+replica's seed and counted by (step, domain, draw, stream), a domain being domain_size consecutive
+members of a class. No floating-point comparison happens in a sweep, so every backend, thread
+count and launch layout gives the same lattice and event counts. The solver's state is
+(occupation, clock, step counter): resuming is bit-identical.
 
 Replicas. ``replicas = n`` runs n copies of the same surface in one launch; the kinetics of
 replica r use seed + r and equal a run of that seed alone on the same surface.
@@ -33,10 +41,16 @@ import math
 
 import numpy as np
 
-from kmc_ald.engine.backends.base import Backend, DeviceProblem
+from kmc_ald.engine.backends.base import DOMAIN_SIZE, Backend, DeviceProblem
 from kmc_ald.engine.rng import split_seed
 from kmc_ald.engine.state import State
-from kmc_ald.model.compile import Mechanism, RateTables, sweep_schedule, thresholds
+from kmc_ald.model.compile import (
+    Mechanism,
+    RateTables,
+    candidate_gaps,
+    sweep_schedule,
+    thresholds,
+)
 from kmc_ald.scenario.schema import Run
 from kmc_ald.surfaces.coloring import update_classes
 from kmc_ald.surfaces.lattice import Lattice
@@ -51,7 +65,7 @@ class ParallelSolver:
 
     def __init__(self, lattice: Lattice, mechanism: Mechanism, rates: RateTables, seed: int,
                  backend: Backend, step_probability: float = DEFAULT_STEP_PROBABILITY,
-                 replicas: int = 1):
+                 replicas: int = 1, domain_size: int = DOMAIN_SIZE):
         if not 0.0 < step_probability <= 0.5:
             raise ValueError(f"step_probability must lie in (0, 0.5], got {step_probability}")
         self.lattice, self.mechanism, self.rates = lattice, mechanism, rates
@@ -68,21 +82,24 @@ class ParallelSolver:
             event_order=m.event_order, event_offset=m.event_offset, event_sites=m.n_sites,
             site_in=np.ascontiguousarray(m.site_in), site_out=np.ascontiguousarray(m.site_out),
             count_mask=m.count_mask.astype(np.uint64), footprint=m.footprint,
-            block_mask=m.block_mask.astype(np.uint64), keys=keys)
+            block_mask=m.block_mask.astype(np.uint64), keys=keys, domain_size=domain_size)
         self._phase = -1
 
     def start_phase(self, state: State, phase: int) -> None:
         """Choose the phase's time step, load its thresholds and the state's occupation."""
         rate = self.rates.rate[phase]
-        self.steps_in_phase, self.tau, _ = sweep_schedule(self.rates, phase, self.mechanism,
-                                                          self.lattice.degree,
-                                                          self.step_probability)
+        self.steps_in_phase, self.tau, r_max = sweep_schedule(self.rates, phase, self.mechanism,
+                                                              self.lattice.degree,
+                                                              self.step_probability)
         self._phase, self._t0, self._done = phase, state.time, 0
+        q = r_max * self.tau if self.steps_in_phase else 0.0  # candidate probability per site
+        self._candidates_per_sweep = q * self.lattice.n_sites * self.replicas
         occupation = state.occupation if state.occupation.ndim == 2 else state.occupation[None]
         self.backend.load(self.problem, np.broadcast_to(occupation, (self.replicas,
                                                                      self.lattice.n_sites)))
         if self.steps_in_phase:
-            self.backend.set_thresholds(thresholds(rate, self.tau, self.mechanism.event_names))
+            self.backend.set_thresholds(thresholds(rate, r_max, self.mechanism.event_names),
+                                        candidate_gaps(q, self.problem.domain_size))
         self._counts0 = self.backend.event_counts()
 
     def advance(self, state: State, t_stop: float, end_of_phase: bool,
@@ -93,7 +110,8 @@ class ParallelSolver:
         else:
             target = min(self.steps_in_phase,
                          int(math.floor((t_stop - self._t0) / self.tau * (1 + 1e-12))))
-        per_chunk = max(1, max_events // max(1, self.lattice.n_sites * self.replicas))
+        # max_events bounds the work per call: the candidates a sweep examines, at most
+        per_chunk = max(1, int(max_events // max(1.0, self._candidates_per_sweep)))
         todo = min(target - self._done, per_chunk)
         if todo > 0:
             self.backend.sweeps(state.counter, todo)
