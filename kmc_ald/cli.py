@@ -63,9 +63,24 @@ def _main(traceback: Annotated[bool, typer.Option(
         version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False
         ) -> None:
     _state["traceback"] = traceback
+    _show_warnings()
     if version:
         out.print(f"kmc-ald {__version__}")
         raise typer.Exit(0)
+
+
+def _show_warnings() -> None:
+    """The library's warnings (logger ``kmc_ald``) reach the user on stderr, above any progress
+    bar; its info lines (which backend ran, and why) stay in the run file."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    logger = logging.getLogger("kmc_ald")
+    if not any(isinstance(h, RichHandler) for h in logger.handlers):
+        handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
+        handler.setLevel(logging.WARNING)
+        logger.addHandler(handler)
 
 
 ScenarioArg = Annotated[str, typer.Argument(

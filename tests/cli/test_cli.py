@@ -143,3 +143,17 @@ def test_resume_extends_a_finished_run(tmp_path):
     assert run.phases["cycle"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
     this_run = int(run.phases["events"][run.phases["cycle"] == 2].sum())  # the resumed cycle only
     assert f"events          {this_run:,} in" in result.output
+
+
+def test_a_library_warning_reaches_the_user(tmp_path):
+    """A particle reaching the top of a 1-layer stack is a warning on stderr, not a lost log."""
+    from tests.support.models import scenario
+    from tests.unit.test_stack import STACK
+    text = scenario(STACK % ("50 1/s", ""), lattice="triangular", size=12, duration="1 s").text
+    path = tmp_path / "stacked.yaml"
+    path.write_text(text)
+    result = invoke("run", str(path), "-o", str(tmp_path / "s.h5"), "--no-progress",
+                    "--set", "substrate.initial={site: M}",
+                    "--set", "substrate.stack={layers: 1, solid: [M]}")
+    assert result.exit_code == 0, result.output
+    assert "WARNING" in result.output and "reached the top of the stack" in result.output
