@@ -11,7 +11,8 @@ summary into a folder:
 * ``size_distribution.png``: clusters per nm² by size in atoms at the chosen cycles, with the
   standard error over replicas as error bars when the run has replicas;
 * ``surface.png``: top views at the chosen cycles, sites coloured by type, adsorbates by species,
-  clusters of two or more outlined;
+  clusters of two or more outlined; on a stacked lattice atoms are drawn layer by layer, lighter
+  the higher they sit, so particles read as height maps;
 * ``report.md``: what ran, the final per-cycle values, and the figures.
 
 Matplotlib is an optional dependency (``pip install kmc-ald[plot]``); figures are drawn with the
@@ -301,6 +302,7 @@ def _size_distribution(ctx: _Context, frames: list[int], path: Path) -> Path:
 
 def _surface(ctx: _Context, frames: list[int], path: Path) -> Path:
     from matplotlib.collections import EllipseCollection
+    from matplotlib.colors import to_rgb
     from matplotlib.lines import Line2D
 
     lat, run = ctx.builder.lattice, ctx.run
@@ -342,12 +344,17 @@ def _surface(ctx: _Context, frames: list[int], path: Path) -> Path:
         in_big = held & (label >= 0) & (sizes[np.maximum(label, 0)] >= 2) if sizes.size else \
             np.zeros_like(held)
         d = max(0.9 * nn, extent.max() / 70.0)  # atoms stay visible on large cells
+        top = int(lat.layer[held].max()) if held.any() else 0
         for sites, diameter, colour in ((np.flatnonzero(in_big), d * 1.35, "k"),
                                         (np.flatnonzero(held), d, None)):
             if not len(sites):
                 continue
-            colours = ("k" if colour else
-                       np.array(species_colours)[(occ[sites] - 1) % len(species_colours)])
+            colours = "k"
+            if colour is None:  # species colour, mixed with white by height on a stack
+                rgb = np.array([to_rgb(species_colours[(s - 1) % len(species_colours)])
+                                for s in occ[sites]])
+                lift = 0.6 * lat.layer[sites] / max(1, top)
+                colours = rgb + (1.0 - rgb) * lift[:, None]
             ax.add_collection(EllipseCollection(
                 np.full(len(sites), diameter), np.full(len(sites), diameter), np.zeros(len(sites)),
                 units="xy", offsets=xy[sites], offset_transform=ax.transData,
@@ -360,6 +367,8 @@ def _surface(ctx: _Context, frames: list[int], path: Path) -> Path:
         title = f"{_frame_label(run, frame)}, t = {run.snapshots['time'][frame]:.4g} s"
         if n_sizes.size:
             title += f"\n{len(n_sizes)} clusters, largest {int(n_sizes.max())}"
+            if top > 0:
+                title += f", {top + 1} layers (lighter = higher)"
         ax.set_title(title, fontsize="medium")
     for ax in axes[n:]:
         ax.set_visible(False)
