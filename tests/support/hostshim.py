@@ -3,11 +3,14 @@
 This is how the `.cu` files run in the normal test suite on machines without a GPU: the same
 source as the GPU backend, one host "thread" doing every grid-stride iteration. HostShimBackend
 implements the backend protocol, so tests can compare it with the numba twin bit for bit, and can
-run every class's work items in reverse order to expose races.
+run every class's work items in reverse order to expose races. ShimLaunch stands in for a CuPy
+kernel, so the GPU backend's own launch code runs too, every argument checked against the C
+signature.
 """
 from __future__ import annotations
 
 import ctypes
+import re
 import shutil
 import subprocess
 import tempfile
@@ -102,3 +105,53 @@ def philox_words(n: int, counter: tuple[int, int, int, int], key: tuple[int, int
     u32 = ctypes.c_uint32
     fn(_ptr(out), ctypes.c_int64(n), *(u32(c) for c in counter), *(u32(k) for k in key))
     return out
+
+
+_C_TYPES = {"uint8_t": np.uint8, "int32_t": np.int32, "uint32_t": np.uint32, "int64_t": np.int64,
+            "uint64_t": np.uint64}
+
+
+def kernel_signature(source: str, name: str) -> list[tuple[str, type, bool]]:
+    """(parameter, numpy dtype, is pointer) for each parameter of a kernel in kernels/<source>."""
+    text = re.sub(r"//[^\n]*", "", (kernel_dir() / source).read_text())
+    match = re.search(rf"KMC_KERNEL\s+void\s+{name}\s*\((.*?)\)\s*{{", text, re.S)
+    if match is None:
+        raise ValueError(f"kernel {name} not found in {source}")
+    params = []
+    for raw in match[1].split(","):
+        words = raw.replace("*", " * ").split()
+        pointer = "*" in words
+        words = [w for w in words if w not in ("const", "KMC_RESTRICT", "*")]
+        params.append((words[1], _C_TYPES[words[0]], pointer))
+    return params
+
+
+class ShimLaunch:
+    """Stands in for a CuPy RawKernel: checks every argument against the kernel's C signature
+    (CuPy itself passes whatever it is given) and runs the kernel through the host shim."""
+
+    def __init__(self, source: str, name: str):
+        self.signature = kernel_signature(source, name)
+        library = compile_shim(source)
+        self._fn = getattr(library, name)
+        self._fn.restype = None
+        self._set_reverse = library.kmc_shim_set_reverse
+
+    def __call__(self, grid, block, args):
+        if len(args) != len(self.signature):
+            raise TypeError(f"{len(args)} arguments for {len(self.signature)} parameters")
+        converted = []
+        for value, (param, dtype, pointer) in zip(args, self.signature):
+            if pointer:
+                if not (isinstance(value, np.ndarray) and value.dtype == dtype
+                        and value.flags.c_contiguous):
+                    raise TypeError(f"{param}: expected a contiguous {np.dtype(dtype)} array, "
+                                    f"got {type(value).__name__} {getattr(value, 'dtype', '')}")
+                converted.append(_ptr(value))
+            else:
+                if not (isinstance(value, np.generic) and value.dtype == dtype):
+                    raise TypeError(f"{param}: expected a {np.dtype(dtype)} scalar, got "
+                                    f"{type(value).__name__}")
+                converted.append(_c(dtype)(value))
+        self._set_reverse(ctypes.c_int(0))  # the library is shared with HostShimBackend
+        self._fn(*converted)
