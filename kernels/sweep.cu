@@ -9,10 +9,10 @@
 // Candidates are found by skipping, not by testing every site. The class's member list is cut
 // into domains of `domain_size` consecutive members (one work item per domain and replica); the
 // gaps between candidates are geometric with parameter q, drawn from a 32-bit number by a search
-// in `gap_table` (gap_table[m] = floor((1 - q)^(m+1) * 2^32), decreasing, domain_size long). Random words, keyed
-// by the replica: the first gap of domain d is word d mod 4 of the block (step, d / 4,
-// KMC_STREAM_SWEEP_START); candidate j of domain d uses the block (step, d, KMC_STREAM_SWEEP +
-// 256 j): words x, y give u and word z the gap to the next candidate. So a sweep costs about
+// in `gap_table` (gap_table[m] = floor((1 - q)^(m+1) * 2^32), decreasing, domain_size long).
+// Random words, keyed by the replica: the first gap of domain d is word d mod 4 of the block
+// (step, d / 4, KMC_STREAM_SWEEP_START); candidate j of domain d uses the block (step, d,
+// KMC_STREAM_SWEEP + 256 j): words x, y give u and word z the gap to the next candidate. So a sweep costs about
 // q + 1 / (4 domain_size) Philox blocks per site instead of one, and gives the same distribution
 // as testing every site.
 //
