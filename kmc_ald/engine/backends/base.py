@@ -3,7 +3,8 @@
 A backend owns device-resident copies of the lattice tables and the occupation of every replica,
 and executes one conflict-free sweep at a time. It knows no chemistry: events arrive as integer
 thresholds compiled on the host, so every backend makes the same choices for the same seed.
-CuPy is optional (``pip install kmc-ald[gpu]``) and imported only inside functions.
+CuPy is optional (``pip install kmc-ald[gpu]``, or ``[gpu-cuda13]`` for CUDA 13) and imported only
+inside functions.
 """
 from __future__ import annotations
 
@@ -77,7 +78,8 @@ def gpu_unavailable_reason() -> str | None:
     try:
         import cupy
     except ImportError as err:
-        return f"CuPy is not importable ({err}); install it with: pip install 'kmc-ald[gpu]'"
+        return (f"CuPy is not importable ({err}); install it with: pip install 'kmc-ald[gpu]' "
+                f"(CUDA 12) or 'kmc-ald[gpu-cuda13]' (CUDA 13)")
     try:
         n = cupy.cuda.runtime.getDeviceCount()
     except Exception as err:  # noqa: BLE001 - CUDARuntimeError, missing driver, ...
