@@ -21,17 +21,16 @@ EXPOSURES = (1, 10, 100)  # mbar s per cycle: O2 at 10, 100, 1000 Pa for the 10 
 CYCLES = {1: 60, 10: 60, 100: 120}  # 100 mbar s: ~40 cycles to nucleate, then it levels off
 
 
-def _run(exposure, *extra):
-    sc = load_scenario(SCENARIO, (f"recipe.cycles={CYCLES[exposure]}", "substrate.size=[8 nm, 8 nm]",
-                                  "substrate.stack.layers=20",
-                                  f"recipe.phases[2].gas.O2={10 * exposure} Pa", *extra))
-    sim = Simulation(sc)
-    return sim, sim.run()
-
-
 @pytest.fixture(scope="module")
 def runs():
-    return {exposure: _run(exposure) for exposure in EXPOSURES}
+    out = {}
+    for exposure in EXPOSURES:
+        sc = load_scenario(SCENARIO, (f"recipe.cycles={CYCLES[exposure]}",
+                                      "substrate.size=[8 nm, 8 nm]", "substrate.stack.layers=20",
+                                      f"recipe.phases[2].gas.O2={10 * exposure} Pa"))
+        sim = Simulation(sc)
+        out[exposure] = (sim, sim.run())
+    return out
 
 
 def _at(runs, exposure, key, cycle=None):
