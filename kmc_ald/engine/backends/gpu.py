@@ -37,18 +37,35 @@ def load_kernel(filename: str, name: str):
 
 
 class CupyBackend:
-    """Sweeps on an NVIDIA GPU; one launch per update class, all replicas in the same launch."""
+    """Sweeps on an NVIDIA GPU; one launch per update class, all replicas in the same launch.
+
+    Args:
+        array_module: The module that places arrays on the device (CuPy, imported on first use).
+            Tests pass NumPy with a host-compiled kernel, so that this launch code, the only one,
+            runs without a GPU.
+        kernel_loader: ``(filename, name) -> kernel`` called as ``kernel(grid, block, args)``.
+    """
 
     name = "gpu"
 
-    def load(self, problem: DeviceProblem, occupation: np.ndarray) -> None:
-        import cupy
+    def __init__(self, array_module=None, kernel_loader=None):
+        self._xp_module, self._kernel_loader = array_module, kernel_loader or load_kernel
 
+    @property
+    def _xp(self):
+        if self._xp_module is None:
+            import cupy
+            self._xp_module = cupy
+        return self._xp_module
+
+    def load(self, problem: DeviceProblem, occupation: np.ndarray) -> None:
+        xp = self._xp
         self.p = problem
-        self._sweep = load_kernel("sweep.cu", "sweep_class")
-        d = cupy.asarray
-        self._occ = d(np.ascontiguousarray(occupation, dtype=np.uint8))
-        self._counts = cupy.zeros((problem.n_replicas, len(problem.event_sites)), dtype=np.uint64)
+        self._sweep = self._kernel_loader("sweep.cu", "sweep_class")
+        d = xp.asarray
+        # a copy: the host array may be a view of the simulation's state
+        self._occ = d(np.array(occupation, dtype=np.uint8, order="C"))
+        self._counts = xp.zeros((problem.n_replicas, len(problem.event_sites)), dtype=np.uint64)
         self._arrays = {name: d(getattr(problem, name)) for name in (
             "site_type", "neighbours", "near", "near_count", "event_order", "event_offset",
             "event_sites", "site_in", "site_out", "count_mask", "footprint", "block_mask")}
@@ -59,10 +76,8 @@ class CupyBackend:
                           np.int64(problem.domain_offsets[c])) for c in range(problem.n_classes)]
 
     def set_thresholds(self, thresholds: np.ndarray, gaps: np.ndarray) -> None:
-        import cupy
-
-        self._thr = cupy.asarray(np.ascontiguousarray(thresholds, dtype=np.uint64))
-        self._gaps = cupy.asarray(np.ascontiguousarray(gaps, dtype=np.uint32))
+        self._thr = self._xp.asarray(np.ascontiguousarray(thresholds, dtype=np.uint64))
+        self._gaps = self._xp.asarray(np.ascontiguousarray(gaps, dtype=np.uint32))
 
     def sweeps(self, first_step: int, n_steps: int) -> None:
         a, p = self._arrays, self.p
@@ -86,11 +101,11 @@ class CupyBackend:
                                                     lo, hi))
 
     def occupation(self) -> np.ndarray:
-        import cupy
-
-        return cupy.asnumpy(self._occ)
+        return self._host(self._occ)
 
     def event_counts(self) -> np.ndarray:
-        import cupy
+        return self._host(self._counts).astype(np.int64)
 
-        return cupy.asnumpy(self._counts).astype(np.int64)
+    def _host(self, array) -> np.ndarray:
+        asnumpy = getattr(self._xp, "asnumpy", None)
+        return np.array(array) if asnumpy is None else asnumpy(array)
