@@ -338,11 +338,14 @@ def check(scenario: ScenarioArg, overrides: SetOpt = None) -> None:
                   f">= {classes.separation} hops apart), step_probability "
                   f"{sc.run.step_probability:g}", highlight=False)
         for p, name in enumerate(rates.phase_names):
-            sweeps, tau, r_max = sweep_schedule(rates, p, mech, lattice.degree,
-                                                sc.run.step_probability)
+            sweeps, tau, r_max = sweep_schedule(rates.rate[p], float(rates.durations[p]), mech,
+                                                lattice.degree, sc.run.step_probability)
             detail = (f"{sweeps:>13,} sweeps x {tau:.3g} s  (R_max {r_max:.3g} 1/s)"
                       if sweeps else "no sweeps: nothing can happen")
             out.print(f"  {name:<12} {detail}", highlight=False)
+        if sc.run.stiffness is not None:
+            out.print("  (at the true rates: stiffness control lengthens the step as it slows "
+                      "the fast channels down)", highlight=False)
 
 
 @app.command()

@@ -116,10 +116,10 @@ class Simulation:
                                 "exact solver runs one surface; run it once per seed instead)")
         backend = backend or scenario.run.backend
         stiffness = scenario.run.stiffness
-        if stiffness is not None and solver != "exact":
-            raise scenario.problems([(("run", "stiffness"), None, "stiffness control runs with "
-                                      "the exact solver; remove run.stiffness or use --solver "
-                                      "exact")])
+        if stiffness is not None and self.replicas > 1:
+            raise scenario.problems([(("run", "stiffness"), None, "stiffness control runs one "
+                                      f"surface at a time, not {self.replicas} replicas; remove "
+                                      "run.stiffness or run each seed alone")])
         if self.lattice.stacked and solver != "exact":
             raise scenario.problems([(("substrate", "stack"), None, "3D particles (a stacked "
                                       "lattice) run with the exact solver; use --solver exact "
@@ -135,15 +135,15 @@ class Simulation:
                         for g in self.mechanism.gases}
             self.statistics = CycleStatistics(scenario.deposit, self.lattice, self.mechanism,
                                               formulas)
+        from kmc_ald.engine.stiffness import StiffnessControl
+        control = (None if stiffness is None
+                   else StiffnessControl(self.mechanism.reverse, stiffness.separation))
         if solver == "exact":
             if backend == "gpu":
                 from kmc_ald.errors import BackendUnavailableError
                 raise BackendUnavailableError("the exact solver runs on the CPU only; use the "
                                               "parallel solver (--solver parallel) on a GPU")
             from kmc_ald.engine.solvers.exact import ExactSolver
-            from kmc_ald.engine.stiffness import StiffnessControl
-            control = (None if stiffness is None
-                       else StiffnessControl(self.mechanism.reverse, stiffness.separation))
             self.solver = ExactSolver(self.lattice, self.mechanism, self.rates, self.seed, control)
             self.backend = "cpu"
         else:
@@ -151,7 +151,8 @@ class Simulation:
             from kmc_ald.engine.solvers.parallel import ParallelSolver
             device = select_backend(backend)
             self.solver = ParallelSolver(self.lattice, self.mechanism, self.rates, self.seed,
-                                         device, scenario.run.step_probability, self.replicas)
+                                         device, scenario.run.step_probability, self.replicas,
+                                         stiffness=control)
             self.backend = device.name
         self._history = None  # the earlier run this one resumes, if any
         self._warned_top = False  # a particle reached the top of the stack (warned once)

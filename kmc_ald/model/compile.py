@@ -390,16 +390,16 @@ def candidate_gaps(q: float, domain_size: int) -> np.ndarray:
     return np.floor(np.exp(g * np.log1p(-q)) * 2.0**32).astype(np.uint32)
 
 
-def sweep_schedule(rates: RateTables, phase: int, mechanism: Mechanism, degree: int,
+def sweep_schedule(rate: np.ndarray, duration: float, mechanism: Mechanism, degree: int,
                    step_probability: float) -> tuple[int, float, float]:
-    """The parallel solver's time steps for one phase: (sweeps, tau [s], R_max [1/s]).
+    """The parallel solver's time steps over ``duration`` [s] at the rates ``rate`` [e, t, n]
+    (one phase's table, possibly stiffness-scaled): (sweeps, tau [s], R_max [1/s]).
 
-    tau is the largest step with R_max * tau <= step_probability that divides the phase into
-    whole sweeps; a phase in which nothing can happen takes no sweeps (tau is then infinite).
+    tau is the largest step with R_max * tau <= step_probability that divides the duration into
+    whole sweeps; if nothing can happen, or no time is left, there are no sweeps (tau infinite).
     """
-    r_max = max_site_rate(rates.rate[phase], mechanism, degree)
-    duration = float(rates.durations[phase])
-    if r_max <= 0.0:
-        return 0, float("inf"), 0.0
+    r_max = max_site_rate(rate, mechanism, degree)
+    if r_max <= 0.0 or duration <= 0.0:
+        return 0, float("inf"), r_max
     sweeps = max(1, int(np.ceil(duration * r_max / step_probability)))
     return sweeps, duration / sweeps, r_max

@@ -20,6 +20,7 @@ QUICK = {
     "pt_oxide": ["recipe.cycles=3", "substrate.size=[4 nm, 4 nm]", "recipe.phases[2].gas.O2=1000 Pa"],
     "island_nucleation": ["substrate.size=[32, 32]"],
     "langmuir": ["substrate.size=[16, 16]"],
+    "precursor_mediated": ["substrate.size=[16, 16]", "recipe.phases[0].duration=0.5 s"],
     "rsa_square": ["substrate.size=[32, 32]"],
 }
 FIGURES = ["coverage.png", "size_distribution.png", "surface.png"]

@@ -98,10 +98,10 @@ def test_bad_deposit_sections_are_located(edit, message):
         loads_scenario(TEXT.replace(*edit), "t.yaml")
 
 
-def test_stiffness_needs_the_exact_solver():
+def test_stiffness_refuses_replicas():
     sc = loads_scenario(TEXT + "run: {solver: parallel, stiffness: {separation: 100}}\n", "t.yaml")
-    with pytest.raises(ScenarioError, match="stiffness control runs with the exact solver"):
-        Simulation(sc)
+    with pytest.raises(ScenarioError, match=r"(?s)run.stiffness.*one surface at a time, not 4 replicas"):
+        Simulation(sc, replicas=4)
 
 
 def test_bonds_min_above_max_is_rejected():

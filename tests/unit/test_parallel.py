@@ -12,6 +12,7 @@ from kmc_ald.surfaces.coloring import update_classes
 from tests.support.hostshim import HostShimBackend
 from tests.support.models import scenario
 from tests.unit.test_exact import RICH
+from tests.validation.test_stiffness import model as stiffness_model
 
 LATTICES = [("square", 12), ("triangular", 12), ("honeycomb", 9), ("square", 10)]
 
@@ -255,3 +256,48 @@ def test_a_lone_adatom_does_not_drift():
     assert np.all(np.abs(steps.mean(axis=0)) < 4 * sem), (steps.mean(axis=0), sem)
     msd = (steps**2).sum(axis=1).mean()
     assert 20.0 < msd < 20.0 * 1.5  # 4 D t = 20 Å² per 5 s window; biased up at p = 0.3
+
+
+def stiff_run(samples=10, cycles=2, chunk=None, monkeypatch=None):
+    """Two 0.5 s cycles of the stiff model on 16^2 sites, parallel solver, stiffness control."""
+    if chunk is not None:
+        from kmc_ald.engine import simulation
+        monkeypatch.setattr(simulation, "CHUNK_EVENTS", chunk)
+    sim = Simulation(stiffness_model(16, "0.5 s", seed=3, cycles=cycles, solver="parallel",
+                                     separation=100, samples=samples))
+    sim.run()
+    return sim
+
+
+def test_stiffness_lengthens_the_time_step_and_keeps_the_phase_end():
+    sim = stiff_run()
+    unscaled = Simulation(stiffness_model(16, "0.5 s", seed=3, solver="parallel"))
+    unscaled.solver.start_phase(unscaled.state, 0)
+    assert sim.state.scale[2] < 0.05 and sim.state.scale[0] < 0.05  # hop, P pair scaled
+    assert sim.state.scale[3] == 1.0  # chemisorption is never scaled
+    assert sim.solver.tau > 20 * unscaled.solver.tau
+    assert sim.state.time == pytest.approx(1.0, rel=1e-12)
+    assert sim.state.event_counts[3] > 0
+
+
+def test_stiffness_windows_do_not_depend_on_sampling_or_chunking(monkeypatch):
+    """Window ends are counted in sweeps: where the run pauses must not move them."""
+    a = stiff_run(samples=1)
+    b = stiff_run(samples=7, chunk=40, monkeypatch=monkeypatch)
+    np.testing.assert_array_equal(a.state.occupation, b.state.occupation)
+    np.testing.assert_array_equal(a.state.event_counts, b.state.event_counts)
+    np.testing.assert_array_equal(a.state.scale, b.state.scale)
+    assert a.state.counter == b.state.counter
+
+
+def test_stiffness_decisions_are_identical_on_the_cuda_source(monkeypatch):
+    from kmc_ald.engine.backends import base
+
+    a = stiff_run(cycles=1)
+    monkeypatch.setattr(base, "select_backend", lambda name: HostShimBackend(reverse=True))
+    b = stiff_run(cycles=1)
+    assert b.backend == "host_shim"
+    np.testing.assert_array_equal(a.state.occupation, b.state.occupation)
+    np.testing.assert_array_equal(a.state.scale, b.state.scale)
+    assert np.all(a.state.scale[:3] < 1.0)
+

@@ -32,6 +32,14 @@ members of a class. No floating-point comparison happens in a sweep, so every ba
 count and launch layout gives the same lattice and event counts. The solver's state is
 (occupation, clock, step counter): resuming is bit-identical.
 
+Stiffness control (kmc_ald.engine.stiffness, the same control as the exact solver's). Here it
+pays twice: scaled channels fire less often, and tau grows with the slower R_max. The sweeps
+are checked in blocks of about ``StiffnessControl.chunk`` candidates; when a window ends at a
+block's end and the scale factors change, the rest of the phase is divided anew into whole
+sweeps of the new tau and the thresholds are reloaded. Block ends are counted in sweeps from
+the last such change, so where a run pauses (samples, chunks) never moves them. One surface
+only: the control's decisions depend on the events of the replica they apply to.
+
 Replicas. ``replicas = n`` runs n copies of the same surface in one launch; the kinetics of
 replica r use seed + r and equal a run of that seed alone on the same surface.
 """
@@ -44,6 +52,7 @@ import numpy as np
 from kmc_ald.engine.backends.base import DOMAIN_SIZE, Backend, DeviceProblem
 from kmc_ald.engine.rng import split_seed
 from kmc_ald.engine.state import State
+from kmc_ald.engine.stiffness import StiffnessControl
 from kmc_ald.model.compile import (
     Mechanism,
     RateTables,
@@ -65,11 +74,15 @@ class ParallelSolver:
 
     def __init__(self, lattice: Lattice, mechanism: Mechanism, rates: RateTables, seed: int,
                  backend: Backend, step_probability: float = DEFAULT_STEP_PROBABILITY,
-                 replicas: int = 1, domain_size: int = DOMAIN_SIZE):
+                 replicas: int = 1, domain_size: int = DOMAIN_SIZE,
+                 stiffness: StiffnessControl | None = None):
         if not 0.0 < step_probability <= 0.5:
             raise ValueError(f"step_probability must lie in (0, 0.5], got {step_probability}")
+        if stiffness is not None and replicas != 1:
+            raise ValueError("stiffness control runs one surface at a time (replicas = 1)")
         self.lattice, self.mechanism, self.rates = lattice, mechanism, rates
         self.backend, self.step_probability, self.replicas = backend, step_probability, replicas
+        self.stiffness = stiffness
         self.classes = update_classes(lattice, mechanism.interaction_range,
                                       writes_neighbour=bool(mechanism.n_sites.max() > 1))
         near, near_count = lattice.near_table(max(1, mechanism.max_footprint))
@@ -86,48 +99,91 @@ class ParallelSolver:
         self._phase = -1
 
     def start_phase(self, state: State, phase: int) -> None:
-        """Choose the phase's time step, load its thresholds and the state's occupation."""
-        rate = self.rates.rate[phase]
-        self.steps_in_phase, self.tau, r_max = sweep_schedule(self.rates, phase, self.mechanism,
-                                                              self.lattice.degree,
-                                                              self.step_probability)
-        self._phase, self._t0, self._done = phase, state.time, 0
-        q = r_max * self.tau if self.steps_in_phase else 0.0  # candidate probability per site
-        self._candidates_per_sweep = q * self.lattice.n_sites * self.replicas
+        """Load the state's occupation, and the phase's time step and thresholds."""
+        self._phase, self._t_end = phase, state.time + float(self.rates.durations[phase])
         occupation = state.occupation if state.occupation.ndim == 2 else state.occupation[None]
         self.backend.load(self.problem, np.broadcast_to(occupation, (self.replicas,
                                                                      self.lattice.n_sites)))
-        if self.steps_in_phase:
+        if self.stiffness is not None:
+            self.stiffness.start_phase()
+            state.window_start = state.event_counts.copy()
+            self._window_time = state.time
+        self._schedule(state)
+        self._counts0 = self.backend.event_counts()
+
+    def _schedule(self, state: State) -> None:
+        """Divide the rest of the phase into sweeps at the current (scaled) rates."""
+        rate = self.rates.rate[self._phase]
+        if self.stiffness is not None:
+            rate = rate * state.scale[:, None, None]
+        self._sweeps, self.tau, r_max = sweep_schedule(rate, self._t_end - state.time,
+                                                       self.mechanism, self.lattice.degree,
+                                                       self.step_probability)
+        self._t0, self._done = state.time, 0
+        q = r_max * self.tau if self._sweeps else 0.0  # candidate probability per site
+        self._candidates_per_sweep = q * self.lattice.n_sites * self.replicas
+        if self._sweeps:
             self.backend.set_thresholds(thresholds(rate, r_max, self.mechanism.event_names),
                                         candidate_gaps(q, self.problem.domain_size))
-        self._counts0 = self.backend.event_counts()
+        # sweeps between stiffness checks: about one chunk of candidates (events <= candidates)
+        self._block = (max(1, int(self.stiffness.chunk // max(1.0, self._candidates_per_sweep)))
+                       if self.stiffness is not None else 0)
 
     def advance(self, state: State, t_stop: float, end_of_phase: bool,
                 max_events: int = 1 << 20) -> bool:
-        """Sweep until the clock reaches t_stop [s] (the last whole step before it)."""
-        if end_of_phase or not self.steps_in_phase:
-            target = self.steps_in_phase
-        else:
-            target = min(self.steps_in_phase,
-                         int(math.floor((t_stop - self._t0) / self.tau * (1 + 1e-12))))
-        # max_events bounds the work per call: the candidates a sweep examines, at most
-        per_chunk = max(1, int(max_events // max(1.0, self._candidates_per_sweep)))
-        todo = min(target - self._done, per_chunk)
-        if todo > 0:
-            self.backend.sweeps(state.counter, todo)
-            state.counter += todo
-            self._done += todo
-        counts = self.backend.event_counts()  # small: replicas x events
-        finished = self._done >= target
-        if finished:  # the occupation is copied back only when it is looked at
+        """Sweep until the clock reaches t_stop [s] (the last whole step before it), or the phase
+        end if ``end_of_phase``; False if it stopped early after about max_events candidates."""
+        budget = float(max_events)  # the candidates the sweeps examine, at most
+        while True:
+            if end_of_phase or not self._sweeps:
+                target = self._sweeps
+            else:
+                target = min(self._sweeps,
+                             int(math.floor((t_stop - self._t0) / self.tau * (1 + 1e-12))))
+            todo = min(target - self._done,
+                       max(1, int(budget // max(1.0, self._candidates_per_sweep))))
+            if self._block:
+                todo = min(todo, self._block - self._done % self._block)
+            if todo > 0:
+                self.backend.sweeps(state.counter, todo)
+                state.counter += todo
+                self._done += todo
+                budget -= todo * self._candidates_per_sweep
+            self._collect(state)
+            reached = self._done >= target
+            if (todo > 0 and self._block and self._done < self._sweeps
+                    and self._done % self._block == 0 and self._window_end(state)):
+                reached = False  # a new tau: the target is counted anew
+            if reached or budget <= 0:
+                break
+        if not self._sweeps:  # nothing can happen: the clock alone moves
+            state.time = self._t_end if end_of_phase else max(state.time, min(t_stop, self._t_end))
+        if reached:  # the occupation is copied back only when it is looked at
             occupation = self.backend.occupation()
             state.occupation[...] = occupation[0] if state.occupation.ndim == 1 else occupation
+        return reached
+
+    def _collect(self, state: State) -> None:
+        """Event counts and clock after the sweeps done so far."""
+        counts = self.backend.event_counts()  # small: replicas x events
         delta = counts - self._counts0
         self._counts0 = counts
         state.event_counts += delta.sum(axis=0) if state.event_counts.ndim == 1 else delta
         state.events += int(delta.sum())
-        if finished and end_of_phase:
-            state.time = self._t0 + float(self.rates.durations[self._phase])
-        else:
-            state.time = self._t0 + self._done * self.tau if self.steps_in_phase else state.time
-        return finished
+        if self._sweeps:
+            state.time = (self._t_end if self._done >= self._sweeps
+                          else self._t0 + self._done * self.tau)
+
+    def _window_end(self, state: State) -> bool:
+        """Judge the stiffness window at a block's end; True if the rates (and tau) changed."""
+        control = self.stiffness
+        fired = state.event_counts - state.window_start
+        if not control.window_done(fired):
+            return False
+        duration = state.time - self._window_time
+        state.window_start = state.event_counts.copy()
+        self._window_time = state.time
+        if not control.update(state.scale, fired, duration):
+            return False
+        self._schedule(state)
+        return True
