@@ -28,6 +28,7 @@ bench: $(STAMP)  ## benchmarks -> bench/results/ (JSON, PNG) and the README tabl
 	$(BIN)/python -m bench.table
 	$(BIN)/python -m bench.cases.parallel_bias --out bench/results
 	$(BIN)/python -m bench.cases.parallel_throughput --backend cpu --out bench/results
+	$(BIN)/python -m bench.cases.stiff_throughput --backend cpu --out bench/results
 	$(BIN)/python -m bench.cases.pt_n_graphene --out bench/results
 
 bench-table: $(STAMP)

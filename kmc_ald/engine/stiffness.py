@@ -97,6 +97,7 @@ class StiffnessControl:
                 equilibrated.append((a, b, n))
             elif n >= MIN_FIRINGS and not balanced:
                 scale[[a, b]] = 1.0  # driven: it must run at its true rate
+                self._expect[[a, b]] = np.nan  # restored, not cut: nothing to expect
         quasi = np.zeros(len(scale), dtype=bool)
         for a, b, _ in equilibrated:
             quasi[[a, b]] = True

@@ -33,12 +33,12 @@ count and launch layout gives the same lattice and event counts. The solver's st
 (occupation, clock, step counter): resuming is bit-identical.
 
 Stiffness control (kmc_ald.engine.stiffness, the same control as the exact solver's). Here it
-pays twice: scaled channels fire less often, and tau grows with the slower R_max. The sweeps
-are checked in blocks of about ``StiffnessControl.chunk`` candidates; when a window ends at a
-block's end and the scale factors change, the rest of the phase is divided anew into whole
-sweeps of the new tau and the thresholds are reloaded. Block ends are counted in sweeps from
-the last such change, so where a run pauses (samples, chunks) never moves them. One surface
-only: the control's decisions depend on the events of the replica they apply to.
+pays twice: scaled channels fire less often, and tau grows as R_max falls. Sweeps run in blocks
+of about ``StiffnessControl.chunk`` candidates; a window is judged at the first block end after
+each further chunk of executed events, as in the exact solver. When the factors change, the rest
+of the phase is divided anew into whole sweeps of the new tau and the thresholds are reloaded.
+Block ends are counted in sweeps from the last change, so where a run pauses (samples, chunks)
+never moves them. One surface only: the control's decisions depend on that surface's events.
 
 Replicas. ``replicas = n`` runs n copies of the same surface in one launch; the kinetics of
 replica r use seed + r and equal a run of that seed alone on the same surface.
@@ -108,6 +108,7 @@ class ParallelSolver:
             self.stiffness.start_phase()
             state.window_start = state.event_counts.copy()
             self._window_time = state.time
+            self._next_judgement = self.stiffness.chunk
         self._schedule(state)
         self._counts0 = self.backend.event_counts()
 
@@ -175,14 +176,20 @@ class ParallelSolver:
                           else self._t0 + self._done * self.tau)
 
     def _window_end(self, state: State) -> bool:
-        """Judge the stiffness window at a block's end; True if the rates (and tau) changed."""
+        """At a block's end: judge the stiffness window once another chunk of events ran since
+        the last judgement (as the exact solver does); True if the rates (and tau) changed."""
         control = self.stiffness
         fired = state.event_counts - state.window_start
+        total = int(fired.sum())
+        if total < self._next_judgement:
+            return False
+        self._next_judgement = (total // control.chunk + 1) * control.chunk
         if not control.window_done(fired):
             return False
         duration = state.time - self._window_time
         state.window_start = state.event_counts.copy()
         self._window_time = state.time
+        self._next_judgement = control.chunk
         if not control.update(state.scale, fired, duration):
             return False
         self._schedule(state)
