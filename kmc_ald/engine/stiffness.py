@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kmc_ald.engine.state import State
+
 #: A channel needs this many firings in a window to be judged.
 MIN_FIRINGS = 20
 #: A window ends once this many slow events fired ...
@@ -70,11 +72,31 @@ class StiffnessControl:
         self._quasi = np.zeros(n, dtype=bool)  # quasi-equilibrated at the last window's end
         self._expect = np.full(n, np.nan)  # the highest firing frequency expected after a cut
 
-    def start_phase(self) -> None:
-        """A new phase may change which events are slow: slaved channels get another chance."""
+    def start_phase(self, state: State) -> None:
+        """A new phase may change which events are slow: slaved channels get another chance,
+        and the first window starts."""
         self.slaved[:] = False
         self._quasi[:] = False
         self._expect[:] = np.nan
+        self._begin_window(state)
+
+    def end_window(self, state: State) -> bool:
+        """Judge the window since it began if it is long enough (then the next one begins), and
+        update ``state.scale`` in place. Solvers call it at their chunk ends.
+
+        Returns:
+            Whether any factor changed (the caller then reloads its rates).
+        """
+        fired = state.event_counts - state.window_start
+        if not self.window_done(fired):
+            return False
+        duration = state.time - self._window_time
+        self._begin_window(state)
+        return self.update(state.scale, fired, duration)
+
+    def _begin_window(self, state: State) -> None:
+        state.window_start = state.event_counts.copy()
+        self._window_time = state.time
 
     def window_done(self, fired: np.ndarray) -> bool:
         """Whether a window with these firings per event is long enough to judge."""

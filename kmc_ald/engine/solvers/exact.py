@@ -392,9 +392,7 @@ class ExactSolver:
         """Load the rates of a recipe phase and rebuild the sum tree from the occupation."""
         self._phase = phase
         if self.stiffness is not None:
-            self.stiffness.start_phase()
-            state.window_start = state.event_counts.copy()
-            self._window_time = state.time
+            self.stiffness.start_phase(state)
         self._load_rates(state)
 
     def _load_rates(self, state: State) -> None:
@@ -433,13 +431,8 @@ class ExactSolver:
             before = state.events
             done = self._advance(state, t_stop, end_of_phase, budget)
             max_events -= state.events - before
-            fired = state.event_counts - state.window_start
-            if state.events - before == budget and control.window_done(fired):
-                duration = state.time - self._window_time
-                state.window_start = state.event_counts.copy()
-                self._window_time = state.time
-                if control.update(state.scale, fired, duration):
-                    self._load_rates(state)
+            if state.events - before == budget and control.end_window(state):
+                self._load_rates(state)
             if done or max_events <= 0:
                 return done
 

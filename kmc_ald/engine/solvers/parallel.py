@@ -105,9 +105,7 @@ class ParallelSolver:
         self.backend.load(self.problem, np.broadcast_to(occupation, (self.replicas,
                                                                      self.lattice.n_sites)))
         if self.stiffness is not None:
-            self.stiffness.start_phase()
-            state.window_start = state.event_counts.copy()
-            self._window_time = state.time
+            self.stiffness.start_phase(state)
             self._next_judgement = self.stiffness.chunk
         self._schedule(state)
         self._counts0 = self.backend.event_counts()
@@ -178,19 +176,13 @@ class ParallelSolver:
     def _window_end(self, state: State) -> bool:
         """At a block's end: judge the stiffness window once another chunk of events ran since
         the last judgement (as the exact solver does); True if the rates (and tau) changed."""
-        control = self.stiffness
-        fired = state.event_counts - state.window_start
-        total = int(fired.sum())
-        if total < self._next_judgement:
+        chunk = self.stiffness.chunk
+        if int((state.event_counts - state.window_start).sum()) < self._next_judgement:
             return False
-        self._next_judgement = (total // control.chunk + 1) * control.chunk
-        if not control.window_done(fired):
-            return False
-        duration = state.time - self._window_time
-        state.window_start = state.event_counts.copy()
-        self._window_time = state.time
-        self._next_judgement = control.chunk
-        if not control.update(state.scale, fired, duration):
-            return False
-        self._schedule(state)
-        return True
+        changed = self.stiffness.end_window(state)
+        # counted from the window's start, which end_window may have moved to now
+        self._next_judgement = (int((state.event_counts - state.window_start).sum()) // chunk
+                                + 1) * chunk
+        if changed:
+            self._schedule(state)
+        return changed
