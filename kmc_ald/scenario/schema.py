@@ -25,11 +25,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from kmc_ald.scenario.equation import EMPTY, EMPTY_ALIASES, Equation, parse_equation
+from kmc_ald.substrates import STACKABLE_KINDS, SUBSTRATE_KINDS, TEXTBOOK_KINDS
 from kmc_ald.units import parse_quantity
 
-SUBSTRATE_KINDS = ("square", "triangular", "honeycomb", "graphene", "graphene_hollow", "mxene",
-                   "oxide")
-TRIANGULAR_KINDS = ("triangular", "graphene_hollow", "mxene", "oxide")  # those that can carry a stack
 DEFAULT_KEY = "default"
 
 
@@ -160,8 +158,7 @@ class Stack(Strict):
 class Substrate(Strict):
     """The surface: a lattice of adsorption sites and the types of its sites."""
 
-    lattice: Literal["square", "triangular", "honeycomb", "graphene", "graphene_hollow", "mxene",
-                     "oxide"]
+    lattice: Literal[SUBSTRATE_KINDS]  # kmc_ald.substrates
     size: tuple[SizeEntry, SizeEntry]
     spacing: Length | None = None
     site_types: dict[str, SiteAmount] = Field(default_factory=dict)
@@ -170,20 +167,20 @@ class Substrate(Strict):
 
     @model_validator(mode="after")
     def _stack_on_triangular(self) -> Substrate:
-        if self.stack is not None and self.lattice not in TRIANGULAR_KINDS:
+        if self.stack is not None and self.lattice not in STACKABLE_KINDS:
             raise PydanticCustomError(
                 "stack", "a stack for 3D particles needs a triangular lattice ({allowed}); "
-                "{lattice} has none", {"allowed": ", ".join(TRIANGULAR_KINDS),
+                "{lattice} has none", {"allowed": ", ".join(STACKABLE_KINDS),
                                        "lattice": self.lattice})
         return self
 
     @model_validator(mode="after")
     def _spacing_only_for_textbook(self) -> Substrate:
-        if self.spacing is not None and self.lattice not in ("square", "triangular", "honeycomb"):
+        if self.spacing is not None and self.lattice not in TEXTBOOK_KINDS:
             raise PydanticCustomError(
-                "spacing", "spacing sets the site distance of the textbook lattices (square, "
-                "triangular, honeycomb); {lattice} has its own lattice constant",
-                {"lattice": self.lattice})
+                "spacing", "spacing sets the site distance of the textbook lattices ({allowed}); "
+                "{lattice} has its own lattice constant",
+                {"allowed": ", ".join(TEXTBOOK_KINDS), "lattice": self.lattice})
         return self
 
 

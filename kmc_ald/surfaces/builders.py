@@ -6,7 +6,7 @@ Every substrate is a periodic 2D lattice of adsorption sites in the plane z = 0 
 are stored at z = 0; exporters add adsorbate heights). Substrate atoms, used only for export to
 ASE, sit at or below z = 0, except terminations and hydroxyl H which stick out up to ~2 Å.
 
-Kinds (``SUBSTRATES``):
+Kinds (``kmc_ald.substrates.SUBSTRATES``, the one registry the schema reads too):
 
 * ``square``, ``triangular``, ``honeycomb``: textbook lattices for validation models, one site
   type ``site``, no substrate atoms. The nearest-neighbour distance is 1 Å unless ``spacing``
@@ -42,18 +42,22 @@ sites of the layer below; every site of the stack has site type ``stack``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kmc_ald.errors import ScenarioError
+from kmc_ald.substrates import (
+    STACKABLE_KINDS,
+    SUBSTRATES,
+    TEXTBOOK_KINDS,
+    SubstrateKind,
+)
 from kmc_ald.surfaces.lattice import (
     HONEYCOMB,
     SQUARE,
     TRIANGULAR,
     Lattice,
-    PeriodicMotif,
     tile,
 )
 
@@ -81,60 +85,9 @@ _HEX_POSITION = {"A": (0.0, 0.0), "B": (1 / 3, 1 / 3), "C": (2 / 3, 2 / 3)}
 _OXIDE_AL_Z = -1.0
 
 
-@dataclass(frozen=True)
-class SubstrateKind:
-    """What a substrate name means: its site lattice, site types and the physics of a site.
+#: The motif of each ``SubstrateKind.motif`` name.
+MOTIFS = {"square": SQUARE, "triangular": TRIANGULAR, "honeycomb": HONEYCOMB}
 
-    Attributes:
-        name: Key in ``SUBSTRATES``.
-        motif: Bravais lattice, basis and nearest-neighbour bonds.
-        lattice_constant: |a1| [Å]; ``spacing`` overrides it for the textbook lattices.
-        default_site_type: Type of every site not assigned another type.
-        site_types: All allowed site-type names, default first; the index is ``Lattice.site_type``.
-        description: One line on what a site physically is.
-    """
-
-    name: str
-    motif: PeriodicMotif
-    lattice_constant: float
-    default_site_type: str
-    site_types: tuple[str, ...]
-    description: str
-
-    def __post_init__(self) -> None:
-        if not self.site_types or self.site_types[0] != self.default_site_type:
-            raise ValueError(f"{self.name}: the default site type must be listed first")
-
-
-SUBSTRATES: dict[str, SubstrateKind] = {
-    "square": SubstrateKind(
-        "square", SQUARE, 1.0, "site", ("site",),
-        "textbook square lattice, 4 neighbours, nearest-neighbour distance 1 Å unless spacing"),
-    "triangular": SubstrateKind(
-        "triangular", TRIANGULAR, 1.0, "site", ("site",),
-        "textbook triangular lattice, 6 neighbours, nearest-neighbour distance 1 Å unless spacing"),
-    "honeycomb": SubstrateKind(
-        "honeycomb", HONEYCOMB, _S3, "site", ("site",),
-        "textbook honeycomb lattice, 3 neighbours, bond length 1 Å (|a1| = sqrt(3) Å) unless "
-        "spacing"),
-    "graphene": SubstrateKind(
-        "graphene", HONEYCOMB, 2.46, "pristine",
-        ("pristine", "vacancy", "pyridinic_N", "graphitic_N"),
-        "graphene top sites: one site per carbon atom, a = 2.46 Å, C-C 1.42 Å, 3 neighbours"),
-    "graphene_hollow": SubstrateKind(
-        "graphene_hollow", TRIANGULAR, 2.46, "pristine", ("pristine", "vacancy", "pyridinic_N"),
-        "graphene hollow sites: one site per carbon hexagon, a = 2.46 A, 6 neighbours; a stack "
-        "on it is Ni(111)-like"),
-    "mxene": SubstrateKind(
-        "mxene", TRIANGULAR, 3.07, "O", ("O", "OH", "F", "bare_Ti"),
-        "Ti3C2Tx termination sites, one per surface Ti, a = 3.07 Å, 6 neighbours; top side only"),
-    "oxide": SubstrateKind(
-        "oxide", TRIANGULAR, 2.9, "O", ("O", "OH", "Al"),
-        "hydroxylated Al2O3 surface oxygen sites (bridging O, OH, Lewis-acid Al), 2.9 Å apart "
-        "(13.7 sites/nm²), 6 neighbours"),
-}
-
-_TEXTBOOK = ("square", "triangular", "honeycomb")
 
 
 def _kind(kind: str) -> SubstrateKind:
@@ -148,11 +101,11 @@ def _lattice_constant(kind: SubstrateKind, spacing: float | None) -> float:
     """|a1| [Å]: the kind's own value, or the one implied by a nearest-neighbour ``spacing``."""
     if spacing is None:
         return kind.lattice_constant
-    if kind.name not in _TEXTBOOK:
+    if not kind.textbook:
         raise ScenarioError(
             f"spacing={spacing!r} cannot be set for substrate {kind.name!r}, whose lattice "
             f"constant is fixed at {kind.lattice_constant} Å; spacing applies only to "
-            f"{', '.join(_TEXTBOOK)}")
+            f"{', '.join(TEXTBOOK_KINDS)}")
     if isinstance(spacing, bool) or not isinstance(spacing, (int, float)) or not (
             math.isfinite(spacing) and spacing > 0):
         raise ScenarioError(f"spacing={spacing!r} must be a positive length in Å")
@@ -173,7 +126,7 @@ def cells_for_length(kind: str, length_x: float, length_y: float,
         if isinstance(length, bool) or not isinstance(length, (int, float)) or not (
                 math.isfinite(length) and length > 0):
             raise ScenarioError(f"{label}={length!r} must be a positive length in Å")
-    (x1, y1), (x2, y2) = k.motif.a1, k.motif.a2
+    (x1, y1), (x2, y2) = MOTIFS[k.motif].a1, MOTIFS[k.motif].a2
     extent_a = math.hypot(x1, y1) * a
     extent_b = abs(x1 * y2 - y1 * x2) / math.hypot(x1, y1) * a  # |a2| sin(angle between a1, a2)
     return max(1, round(length_x / extent_a)), max(1, round(length_y / extent_b))
@@ -346,7 +299,7 @@ def build_lattice(kind: str, shape: tuple[int, int],
     k = _kind(kind)
     nx, ny = _check_shape(shape)
     a = _lattice_constant(k, spacing)
-    positions, cell, neighbours = tile(k.motif, nx, ny, a, height=_CELL_HEIGHT)
+    positions, cell, neighbours = tile(MOTIFS[k.motif], nx, ny, a, height=_CELL_HEIGHT)
     positions = np.ascontiguousarray(positions, dtype=np.float64)
     n_sites = positions.shape[0]
     area = float(abs(cell[0, 0] * cell[1, 1] - cell[0, 1] * cell[1, 0]))
@@ -388,8 +341,8 @@ def add_stack(lattice: Lattice, layers: int) -> Lattice:
         ScenarioError: the lattice is not triangular (one site per cell, 6 neighbours).
     """
     kind = _kind(lattice.name)
-    if kind.motif is not TRIANGULAR:
-        allowed = ", ".join(n for n, k in SUBSTRATES.items() if k.motif is TRIANGULAR)
+    if not kind.stackable:
+        allowed = ", ".join(STACKABLE_KINDS)
         raise ScenarioError(f"a stack of layers for 3D particles needs a triangular lattice "
                             f"({allowed}); {lattice.name!r} has none")
     if layers < 1:

@@ -11,7 +11,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "kmc_ald"
 LAYERS = [
-    {"units", "errors", "resources", "__init__"},
+    {"units", "errors", "resources", "substrates", "__init__"},
     {"scenario"},
     {"surfaces", "model"},
     {"analysis"},
