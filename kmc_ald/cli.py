@@ -23,8 +23,10 @@ from kmc_ald.errors import KmcAldError
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Lattice kinetic Monte Carlo of atomic layer deposition.",
                   rich_markup_mode="rich")
-out = Console()
-err = Console(stderr=True)
+# soft wrap: a message is one line however wide the terminal (or COLUMNS, where output goes to a
+# file or pipe), so logs can be grepped; tables still fit the width
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 _state = {"traceback": False}
 
 
@@ -128,8 +130,9 @@ def run(scenario: ScenarioArg,
         err.print(f"[dim]kmc-ald {__version__}: {_escape(sc.title)}[/]", highlight=False)
         from kmc_ald.engine.simulation import Simulation
         sim = Simulation(sc, replicas=replicas)
-        err.print(f"[dim]solver: {sim.solver.name}, backend: {sim.backend} (numba compiles the "
-                  "CPU kernels on the first run only)[/]", highlight=False)
+        why = f" ({sim.backend_reason})" if sim.backend_reason else ""
+        err.print(f"[dim]solver: {sim.solver.name}, backend: {sim.backend}{_escape(why)}; numba "
+                  "compiles the CPU kernels on the first run only[/]", highlight=False)
     except KmcAldError as error:
         raise _fail(error) from None
     _run_and_report(sim, path, overwrite, progress)
@@ -301,11 +304,9 @@ def check(scenario: ScenarioArg, overrides: SetOpt = None) -> None:
     """Validate a scenario; show its lattice, species and every compiled rate (1/s)."""
     try:
         sc = _load(scenario, list(overrides or []))
-        from kmc_ald.model.compile import compile_mechanism, compile_rates
-        from kmc_ald.surfaces import lattice_for
-        lattice = lattice_for(sc)
-        mech = compile_mechanism(sc)
-        rates = compile_rates(sc, mech, lattice)
+        from kmc_ald.model.compile import compile_scenario
+        model = compile_scenario(sc)
+        lattice, mech, rates = model.lattice, model.mechanism, model.rates
     except KmcAldError as error:
         raise _fail(error) from None
     out.print(f"[bold green]valid[/]: {_escape(sc.title)}")
@@ -329,10 +330,12 @@ def check(scenario: ScenarioArg, overrides: SetOpt = None) -> None:
             table.add_row(event if t == 0 else "", site_type,
                           *(f"{rates.rate[p, e, t, 0]:.4g}" for p in range(len(rates.phase_names))))
     out.print(table)
+    _print_solver_support(model)
     if sc.run.solver == "parallel":
         from kmc_ald.model.compile import sweep_schedule
         from kmc_ald.surfaces.coloring import update_classes
-        classes = update_classes(lattice, mech.interaction_range, bool(mech.n_sites.max() > 1))
+        classes = update_classes(lattice, mech.interaction_range,
+                                 bool(mech.sites_per_event.max() > 1))
         plural = "es" if classes.n_classes != 1 else ""
         out.print(f"parallel solver: {classes.n_classes} update class{plural} (members "
                   f">= {classes.separation} hops apart), step_probability "
@@ -346,6 +349,33 @@ def check(scenario: ScenarioArg, overrides: SetOpt = None) -> None:
         if sc.run.stiffness is not None:
             out.print("  (at the true rates: stiffness control lengthens the step as it slows "
                       "the fast channels down)", highlight=False)
+
+
+def _print_solver_support(model) -> None:
+    """Which solver and backend can run the model, and why the others cannot."""
+    from kmc_ald.engine.backends.base import gpu_unavailable_reason
+    from kmc_ald.engine.solvers import exact_unsupported, parallel_unsupported
+
+    run = model.scenario.run
+    gpu = gpu_unavailable_reason()
+    table = Table(title="solvers for this scenario")
+    for column in ("solver", "backend", "can run it"):
+        table.add_column(column)
+    for name, unsupported, extra in (
+            ("exact", exact_unsupported, {}),
+            ("parallel", parallel_unsupported, {"step_probability": run.step_probability})):
+        for backend in ("cpu", "gpu"):
+            limit = unsupported(model, backend=backend, stiffness=run.stiffness is not None,
+                                **extra)
+            if limit is None and backend == "gpu" and gpu is not None:
+                answer = f"[yellow]not here[/]: {_escape(gpu)}"
+            elif limit is None:
+                answer = "[green]yes[/]"
+            else:
+                answer = f"[red]no[/]: {_escape(limit.reason)}"
+            mark = " (run.solver)" if name == run.solver and backend == "cpu" else ""
+            table.add_row(name + mark, backend, answer)
+    out.print(table)
 
 
 @app.command()

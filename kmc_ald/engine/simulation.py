@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from kmc_ald.engine.state import State
-from kmc_ald.model.compile import compile_mechanism, compile_rates, initial_occupation
+from kmc_ald.model.compile import compile_scenario
 from kmc_ald.scenario.schema import Scenario
-from kmc_ald.surfaces import lattice_for
 
 _log = logging.getLogger("kmc_ald")
 
@@ -99,35 +98,26 @@ class Simulation:
                  backend: str | None = None, replicas: int = 1):
         self.scenario = scenario
         self.seed = scenario.run.seed if seed is None else int(seed)
-        self.lattice = lattice_for(scenario)
-        self.mechanism = compile_mechanism(scenario)
-        self.rates = compile_rates(scenario, self.mechanism, self.lattice)
+        self.model = compile_scenario(scenario)
         self.replicas = int(replicas)
-        occupation = initial_occupation(scenario, self.mechanism, self.lattice)
+        occupation = self.model.occupation.copy()
         counts = np.zeros(self.mechanism.n_events, dtype=np.int64)
         if self.replicas > 1:
             occupation = np.repeat(occupation[None], self.replicas, axis=0)
             counts = np.zeros((self.replicas, self.mechanism.n_events), dtype=np.int64)
         self.state = State(occupation, counts)
         solver = solver or scenario.run.solver
-        if self.replicas > 1 and solver != "parallel":
-            from kmc_ald.errors import ScenarioError
-            raise ScenarioError(f"replicas = {self.replicas} needs the parallel solver (the "
-                                "exact solver runs one surface; run it once per seed instead)")
         backend = backend or scenario.run.backend
         stiffness = scenario.run.stiffness
-        if stiffness is not None and self.replicas > 1:
-            raise scenario.problems([(("run", "stiffness"), None, "stiffness control runs one "
-                                      f"surface at a time, not {self.replicas} replicas; remove "
-                                      "run.stiffness or run each seed alone")])
-        if self.lattice.stacked and solver != "exact":
-            raise scenario.problems([(("substrate", "stack"), None, "3D particles (a stacked "
-                                      "lattice) run with the exact solver; use --solver exact "
-                                      "or remove substrate.stack")])
-        if scenario.cluster_migration is not None and solver != "exact":
-            raise scenario.problems([(("cluster_migration",), None, "cluster migration runs "
-                                      "with the exact solver; use --solver exact or remove "
-                                      "cluster_migration")])
+        from kmc_ald.engine.solvers.exact import ExactSolver
+        from kmc_ald.engine.solvers.parallel import ParallelSolver
+        solver_class = ExactSolver if solver == "exact" else ParallelSolver
+        limit = solver_class.unsupported(self.model, replicas=self.replicas, backend=backend,
+                                         stiffness=stiffness is not None,
+                                         **({} if solver == "exact" else
+                                            {"step_probability": scenario.run.step_probability}))
+        if limit is not None:
+            raise limit.error(scenario)
         self.statistics = None
         if scenario.deposit is not None:
             from kmc_ald.analysis.cycles import CycleStatistics
@@ -138,24 +128,40 @@ class Simulation:
         from kmc_ald.engine.stiffness import StiffnessControl
         control = (None if stiffness is None
                    else StiffnessControl(self.mechanism.reverse, stiffness.separation))
+        #: why the run is not on the GPU (None when it is, or when the CPU was asked for);
+        #: shown by the CLI and written into the run file's provenance
+        self.backend_reason = None
         if solver == "exact":
-            if backend == "gpu":
-                from kmc_ald.errors import BackendUnavailableError
-                raise BackendUnavailableError("the exact solver runs on the CPU only; use the "
-                                              "parallel solver (--solver parallel) on a GPU")
-            from kmc_ald.engine.solvers.exact import ExactSolver
-            self.solver = ExactSolver(self.lattice, self.mechanism, self.rates, self.seed, control)
+            self.solver = ExactSolver(self.model, self.seed, control)
             self.backend = "cpu"
+            if backend == "auto":
+                self.backend_reason = "the exact solver runs on the CPU only"
         else:
-            from kmc_ald.engine.backends.base import select_backend
-            from kmc_ald.engine.solvers.parallel import ParallelSolver
+            from kmc_ald.engine.backends.base import gpu_unavailable_reason, select_backend
             device = select_backend(backend)
-            self.solver = ParallelSolver(self.lattice, self.mechanism, self.rates, self.seed,
-                                         device, scenario.run.step_probability, self.replicas,
+            self.solver = ParallelSolver(self.model, self.seed, device,
+                                         scenario.run.step_probability, self.replicas,
                                          stiffness=control)
             self.backend = device.name
+            if backend == "auto" and device.name == "cpu":
+                self.backend_reason = f"gpu unavailable: {gpu_unavailable_reason()}"
         self._history = None  # the earlier run this one resumes, if any
         self._warned_top = False  # a particle reached the top of the stack (warned once)
+
+    @property
+    def lattice(self):
+        """The model's lattice (kmc_ald.surfaces.lattice.Lattice)."""
+        return self.model.lattice
+
+    @property
+    def mechanism(self):
+        """The model's compiled mechanism (kmc_ald.model.compile.Mechanism)."""
+        return self.model.mechanism
+
+    @property
+    def rates(self):
+        """The model's rate tables (kmc_ald.model.compile.RateTables)."""
+        return self.model.rates
 
     def coverage(self) -> np.ndarray:
         """Fraction of surface sites holding each species (index 0: empty), per replica."""
@@ -183,7 +189,8 @@ class Simulation:
             with RunFileWriter(output, scenario_text=self.scenario.text,
                                overrides=self.scenario.overrides, lattice=self.lattice,
                                mechanism=self.mechanism, rates=self.rates,
-                               solver=self.solver.name, backend=self.backend, seed=self.seed,
+                               solver=self.solver.name, backend=self.backend,
+                               backend_reason=self.backend_reason, seed=self.seed,
                                replicas=self.replicas, overwrite=overwrite,
                                resumed_from=None if history is None else history.path) as writer:
                 if history is not None:

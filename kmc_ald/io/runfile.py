@@ -7,7 +7,8 @@ Layout (units in each dataset's ``units`` attribute)::
                                   (--set PATH=VALUE) applied on top of it
     observables/coverage/         step (events executed), time [s], value [samples, n_species]
                                   (fraction of surface sites), attribute species
-    kmc_ald/provenance            attrs: package version, solver, backend, seed, host, start;
+    kmc_ald/provenance            attrs: package version, solver, backend (and backend_reason:
+                                  why not the GPU), seed, host, start;
                                   datasets status and wall_time [s], updated at every flush
     kmc_ald/phases/               one row per executed phase: cycle, phase, t_start, t_end [s],
                                   events [rows, n_events] (attribute events: names), scale
@@ -63,6 +64,7 @@ class RunFileWriter:
     def __init__(self, path: str | Path, *, scenario_text: str, overrides: tuple[str, ...],
                  lattice, mechanism, rates, solver: str, backend: str, seed: int,
                  replicas: int = 1, resumed_from: str | None = None,
+                 backend_reason: str | None = None,
                  overwrite: bool = False, flush_rows: int = 4096, flush_seconds: float = 1.0):
         self.path = Path(path)
         if self.path.exists() and not overwrite:
@@ -94,6 +96,8 @@ class RunFileWriter:
         self._create(scenario_text, overrides, lattice, mechanism, rates, solver, backend, seed)
         if resumed_from is not None:
             self._f["kmc_ald/provenance"].attrs["resumed_from"] = str(resumed_from)
+        if backend_reason is not None:  # why the run is not on the GPU
+            self._f["kmc_ald/provenance"].attrs["backend_reason"] = str(backend_reason)
         self._f.swmr_mode = True
 
     # -- layout -----------------------------------------------------------------------------

@@ -247,11 +247,11 @@ def builder_for_run(run: Run) -> StructureBuilder:
     checked against the one stored)."""
     import h5py
 
+    from kmc_ald.model.compile import compile_scenario
     from kmc_ald.scenario.load import loads_scenario
-    from kmc_ald.surfaces import lattice_for
 
     scenario = loads_scenario(run.scenario, f"{run.path}:parameters/scenario", run.overrides)
-    lattice = lattice_for(scenario)
+    lattice = compile_scenario(scenario).lattice
     with h5py.File(run.path, "r", swmr=True) as f:
         stored = f["kmc_ald/lattice/site_type"][()]
     if stored.shape != lattice.site_type.shape or not np.array_equal(stored, lattice.site_type):

@@ -51,7 +51,7 @@ class Mechanism:
     species: tuple[str, ...]  # index 0 is the empty site
     event_names: tuple[str, ...]
     gases: tuple[str, ...]  # every gas that reacts or is released
-    n_sites: np.ndarray  # int32 [e]: 1 or 2
+    sites_per_event: np.ndarray  # int32 [e]: 1 or 2 (the event's first site, and a neighbour)
     site_in: np.ndarray  # int32 [e, 2]: species required on site i (and neighbour j)
     site_out: np.ndarray  # int32 [e, 2]: species left on site i (and neighbour j)
     count_mask: np.ndarray  # uint64 [e]: species counted as bonds around site i (bit mask)
@@ -92,7 +92,7 @@ class Mechanism:
         neighbour changes (it starts a two-site event, counts bonds, or has a footprint)."""
         out = np.zeros(len(self.species), dtype=np.bool_)
         for e in range(self.n_events):
-            if self.n_sites[e] > 1 or self.count_mask[e] or self.footprint[e]:
+            if self.sites_per_event[e] > 1 or self.count_mask[e] or self.footprint[e]:
                 out[self.site_in[e, 0]] = True
         return out
 
@@ -101,7 +101,7 @@ class Mechanism:
         """Neighbour hops within which a site's state can change another site's rates."""
         if self.max_footprint:
             return self.max_footprint
-        return 1 if (self.n_sites.max(initial=1) > 1 or self.count_mask.any()) else 0
+        return 1 if (self.sites_per_event.max(initial=1) > 1 or self.count_mask.any()) else 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -328,6 +328,43 @@ def _migration_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice,
     return pinned
 
 
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A scenario compiled once: everything a solver, ``check``, export and report need.
+
+    Attributes:
+        scenario: The validated scenario it was compiled from.
+        lattice: The substrate, with site types placed from ``run.seed``.
+        mechanism: Species and events as indices and bit masks.
+        rates: Every rate of every recipe phase [1/s].
+        occupation: The species on each site at t = 0, uint8 ``[n_sites]`` (read-only).
+    """
+
+    scenario: Scenario
+    lattice: Lattice
+    mechanism: Mechanism
+    rates: RateTables
+    occupation: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.occupation.setflags(write=False)
+
+
+def compile_scenario(scenario: Scenario) -> Model:
+    """Build the lattice and compile the mechanism, rates and initial surface of a scenario.
+
+    Raises:
+        ScenarioError: naming the scenario path of anything that cannot be compiled.
+    """
+    from kmc_ald.surfaces import lattice_for
+
+    lattice = lattice_for(scenario)
+    mechanism = compile_mechanism(scenario)
+    rates = compile_rates(scenario, mechanism, lattice)
+    return Model(scenario, lattice, mechanism, rates,
+                 initial_occupation(scenario, mechanism, lattice))
+
+
 def initial_occupation(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) -> np.ndarray:
     """Species on each site at t = 0: ``substrate.initial`` maps site types to species."""
     occupation = np.zeros(lattice.n_sites, dtype=np.uint8)
@@ -339,7 +376,7 @@ def initial_occupation(scenario: Scenario, mechanism: Mechanism, lattice: Lattic
 
 def max_site_rate(rate: np.ndarray, mechanism: Mechanism, degree: int) -> float:
     """An upper bound of any site's total rate [1/s] for one phase's rate table [e, t, n]."""
-    per_event = rate.reshape(rate.shape[0], -1).max(axis=1) * np.where(mechanism.n_sites > 1,
+    per_event = rate.reshape(rate.shape[0], -1).max(axis=1) * np.where(mechanism.sites_per_event > 1,
                                                                         degree, 1)
     bound = 0.0
     for s in range(len(mechanism.species)):

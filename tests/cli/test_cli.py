@@ -94,6 +94,31 @@ def test_gpu_backend_without_a_gpu_exits_3_with_the_reason():
     assert "backend 'gpu' was requested but cannot run" in result.output
 
 
+def test_auto_says_why_it_did_not_use_the_gpu_on_screen_and_in_the_run_file(tmp_path):
+    from kmc_ald.engine.backends.base import gpu_unavailable_reason
+    reason = gpu_unavailable_reason()
+    if reason is None:
+        pytest.skip("a GPU is available here")
+    out = tmp_path / "auto.h5"
+    result = invoke("run", LANGMUIR, "--solver", "parallel", "--backend", "auto", "-o", str(out),
+                    "--set", "substrate.size=[8, 8]")
+    assert result.exit_code == 0, result.output
+    assert "backend: cpu (gpu unavailable: " in result.output
+    assert read_run(out).provenance["backend_reason"] == f"gpu unavailable: {reason}"
+
+
+def test_check_says_which_solver_and_backend_can_run_the_scenario():
+    result = invoke("check", "pt_oxide")
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("│ ")]
+    exact_cpu = next(r for r in rows if r.split("│")[1].strip().startswith("exact")
+                     and r.split("│")[2].strip() == "cpu")
+    assert "yes" in exact_cpu
+    text = " ".join(result.output.replace("│", " ").split())  # cells wrap over several lines
+    assert "the exact solver runs on the CPU only" in text
+    assert "3D particles (a stacked lattice) run with the exact solver" in text
+
+
 def test_the_exact_solver_on_a_gpu_is_refused_with_the_alternative():
     result = invoke("run", LANGMUIR, "--backend", "gpu")
     assert result.exit_code == 3

@@ -10,7 +10,6 @@ order to expose races.
 from __future__ import annotations
 
 import ctypes
-import re
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +19,7 @@ import numpy as np
 
 from kmc_ald.engine.backends.gpu import CupyBackend
 from kmc_ald.engine.backends.kernels import kernel_dir, kernels_digest
+from kmc_ald.engine.backends.launch import check_argument, kernel_signature
 
 _c = np.ctypeslib.as_ctypes_type
 
@@ -56,28 +56,10 @@ def philox_words(n: int, counter: tuple[int, int, int, int], key: tuple[int, int
     return out
 
 
-_C_TYPES = {"uint8_t": np.uint8, "int32_t": np.int32, "uint32_t": np.uint32, "int64_t": np.int64,
-            "uint64_t": np.uint64}
-
-
-def kernel_signature(source: str, name: str) -> list[tuple[str, type, bool]]:
-    """(parameter, numpy dtype, is pointer) for each parameter of a kernel in kernels/<source>."""
-    text = re.sub(r"//[^\n]*", "", (kernel_dir() / source).read_text())
-    match = re.search(rf"KMC_KERNEL\s+void\s+{name}\s*\((.*?)\)\s*{{", text, re.S)
-    if match is None:
-        raise ValueError(f"kernel {name} not found in {source}")
-    params = []
-    for raw in match[1].split(","):
-        words = raw.replace("*", " * ").split()
-        pointer = "*" in words
-        words = [w for w in words if w not in ("const", "KMC_RESTRICT", "*")]
-        params.append((words[1], _C_TYPES[words[0]], pointer))
-    return params
-
-
 class ShimLaunch:
     """Stands in for a CuPy RawKernel: checks every argument against the kernel's C signature
-    (CuPy itself passes whatever it is given) and runs the kernel through the host shim."""
+    again (the backend's launch tuple comes from kmc_ald.engine.backends.launch.bind) and runs
+    the kernel through the host shim."""
 
     def __init__(self, source: str, name: str, reverse: bool = False):
         self.signature = kernel_signature(source, name)
@@ -91,18 +73,9 @@ class ShimLaunch:
         if len(args) != len(self.signature):
             raise TypeError(f"{len(args)} arguments for {len(self.signature)} parameters")
         converted = []
-        for value, (param, dtype, pointer) in zip(args, self.signature):
-            if pointer:
-                if not (isinstance(value, np.ndarray) and value.dtype == dtype
-                        and value.flags.c_contiguous):
-                    raise TypeError(f"{param}: expected a contiguous {np.dtype(dtype)} array, "
-                                    f"got {type(value).__name__} {getattr(value, 'dtype', '')}")
-                converted.append(_ptr(value))
-            else:
-                if not (isinstance(value, np.generic) and value.dtype == dtype):
-                    raise TypeError(f"{param}: expected a {np.dtype(dtype)} scalar, got "
-                                    f"{type(value).__name__}")
-                converted.append(_c(dtype)(value))
+        for value, param in zip(args, self.signature):
+            check_argument(param, value)
+            converted.append(_ptr(value) if param.pointer else _c(param.dtype)(value))
         self._set_reverse(ctypes.c_int(int(self.reverse)))  # the library is shared
         self._fn(*converted)
 

@@ -54,7 +54,7 @@ def reference_site_rates(sim) -> np.ndarray:
             nbs = lat.neighbours[i]
             n = sum((int(mech.count_mask[e]) >> int(occ[s])) & 1 for s in nbs)
             r = rate[e, lat.site_type[i], n]
-            if mech.n_sites[e] == 1:
+            if mech.sites_per_event[e] == 1:
                 out[i] += r
             else:
                 out[i] += r * sum(occ[s] == mech.site_in[e, 1] for s in nbs)
@@ -73,9 +73,9 @@ def test_incremental_rates_equal_a_recount_from_the_rules():
 def test_incremental_tree_is_bit_identical_to_a_rebuild():
     sim = Simulation(rich(), seed=6)
     sim.run()
-    incremental = sim.solver._tree.copy()
+    incremental = sim.solver._tree.values.copy()
     sim.solver.start_phase(sim.state, 0)
-    np.testing.assert_array_equal(sim.solver._tree, incremental)
+    np.testing.assert_array_equal(sim.solver._tree.values, incremental)
 
 
 def test_species_change_as_the_executed_events_say():
@@ -86,7 +86,7 @@ def test_species_change_as_the_executed_events_say():
     m = sim.mechanism
     delta = np.zeros(4, dtype=np.int64)
     for e, n in enumerate(sim.state.event_counts):
-        for k in range(m.n_sites[e]):
+        for k in range(m.sites_per_event[e]):
             delta[m.site_in[e, k]] -= n
             delta[m.site_out[e, k]] += n
     np.testing.assert_array_equal(after - before, delta)

@@ -15,6 +15,7 @@ from typing import ClassVar, Protocol
 import numpy as np
 
 from kmc_ald.errors import BackendUnavailableError
+from kmc_ald.model.tables import EventTables, SiteTables
 
 _log = logging.getLogger("kmc_ald")
 
@@ -31,18 +32,8 @@ class DeviceProblem:
 
     members: np.ndarray  # int32 [n_sites]: sites grouped by update class
     class_offsets: np.ndarray  # int64 [n_classes + 1]
-    site_type: np.ndarray  # uint8 [n_sites]
-    neighbours: np.ndarray  # int32 [n_sites, degree]
-    near: np.ndarray  # int32 [n_sites, width]: sites by hop distance (footprints)
-    near_count: np.ndarray  # int32 [n_sites, max footprint + 1]
-    event_order: np.ndarray  # int32 [e]
-    event_offset: np.ndarray  # int32 [n_species + 1]
-    event_sites: np.ndarray  # int32 [e]
-    site_in: np.ndarray  # int32 [e, 2]
-    site_out: np.ndarray  # int32 [e, 2]
-    count_mask: np.ndarray  # uint64 [e]
-    footprint: np.ndarray  # int32 [e]
-    block_mask: np.ndarray  # uint64 [e]
+    sites: SiteTables  # the lattice's tables (kmc_ald.model.tables)
+    events: EventTables  # the mechanism's tables
     keys: np.ndarray  # uint32 [r, 2]: Philox key of each replica
     domain_size: int = DOMAIN_SIZE  # members per work item (a power of two)
 

@@ -19,26 +19,26 @@ _M32 = np.uint64(0xFFFFFFFF)
 
 
 @njit(inline="always", **KERNEL)
-def _attempt(i, o, u, site_type, nb, near, near_count, ev_order, ev_offset, ev_sites, site_in,
-             count_mask, footprint, block_mask, thr):
+def _attempt(i, o, u, sites, events, thr):
     """The channel site i executes for the 64-bit number u: (event, partner or -1), or (-1, -1)."""
     s = o[i]
+    nb = sites.neighbours
     degree = nb.shape[1]
     acc = np.uint64(0)
-    for k in range(ev_offset[s], ev_offset[s + 1]):
-        e = ev_order[k]
-        f = footprint[e]
-        if f > 0 and blocked(i, f, block_mask[e], o, near, near_count):
+    for k in range(events.offset[s], events.offset[s + 1]):
+        e = events.order[k]
+        f = events.footprint[e]
+        if f > 0 and blocked(i, f, events.block_mask[e], o, sites.near, sites.near_count):
             continue
-        t = np.uint64(thr[e, site_type[i], bond_count(i, count_mask[e], o, nb)])
+        t = np.uint64(thr[e, sites.site_type[i], bond_count(i, events.count_mask[e], o, nb)])
         if t == 0:
             continue
-        if ev_sites[e] == 1:
+        if events.sites_per_event[e] == 1:
             acc += t
             if u < acc:
                 return e, -1
         else:
-            sj = site_in[e, 1]
+            sj = events.site_in[e, 1]
             for d in range(degree):
                 if o[nb[i, d]] != sj:
                     continue
@@ -62,8 +62,7 @@ def _gap(z, gaps):
 
 @njit(parallel=True, nogil=True, cache=True)
 def _sweeps(first_step, n_steps, members, class_offsets, domain_offsets, domain_size, occ,
-            site_type, nb, near, near_count, ev_order, ev_offset, ev_sites, site_in, site_out,
-            count_mask, footprint, block_mask, thr, gaps, counts, keys, chunks):
+            sites, events, thr, gaps, counts, keys, chunks):
     """Sweep every class in order, n_steps times; the (replica, domain) work items of a class run
     in parallel chunks. ``counts`` is [threads, replicas, events]: each thread counts apart."""
     n_replicas = occ.shape[0]
@@ -84,15 +83,12 @@ def _sweeps(first_step, n_steps, members, class_offsets, domain_offsets, domain_
                     first = lo + k * domain_size
                     _sweep_domain(members[first:first + min(domain_size, n - k * domain_size)],
                                   np.uint64(domain_offsets[c] + k), c_lo, c_hi, occ[r],
-                                  site_type, nb, near, near_count, ev_order, ev_offset, ev_sites,
-                                  site_in, site_out, count_mask, footprint, block_mask, thr, gaps,
-                                  counts[tid, r], keys[r, 0], keys[r, 1])
+                                  sites, events, thr, gaps, counts[tid, r], keys[r, 0],
+                                  keys[r, 1])
 
 
 @njit(inline="always", **KERNEL)
-def _sweep_domain(dom, d, c_lo, c_hi, o, site_type, nb, near, near_count, ev_order, ev_offset,
-                  ev_sites, site_in, site_out, count_mask, footprint, block_mask, thr, gaps,
-                  counts, k0, k1):
+def _sweep_domain(dom, d, c_lo, c_hi, o, sites, events, thr, gaps, counts, k0, k1):
     """The candidates of one domain (the members ``dom``), found by geometric skipping."""
     x = philox4x32_10(c_lo, c_hi, d >> np.uint64(2), STREAM_SWEEP_START, k0, k1)
     pos = _gap(x[d & np.uint64(3)], gaps)
@@ -101,12 +97,11 @@ def _sweep_domain(dom, d, c_lo, c_hi, o, site_type, nb, near, near_count, ev_ord
         i = dom[pos]
         x0, x1, x2, _ = philox4x32_10(c_lo, c_hi, d, STREAM_SWEEP + (j << np.uint64(8)), k0, k1)
         u = (x0 << np.uint64(32)) | x1
-        e, partner = _attempt(i, o, u, site_type, nb, near, near_count, ev_order, ev_offset,
-                              ev_sites, site_in, count_mask, footprint, block_mask, thr)
+        e, partner = _attempt(i, o, u, sites, events, thr)
         if e >= 0:
-            o[i] = site_out[e, 0]
+            o[i] = events.site_out[e, 0]
             if partner >= 0:
-                o[partner] = site_out[e, 1]
+                o[partner] = events.site_out[e, 1]
             counts[e] += 1
         pos += 1 + _gap(x2, gaps)
         j += np.uint64(1)
@@ -124,7 +119,7 @@ class NumbaBackend:
         self._domains = problem.domain_offsets
         # each thread's counters are padded by a cache line (8 x uint64), so that two threads
         # never write to the same line (false sharing halved the 2-thread throughput)
-        self._n_events = len(problem.event_sites)
+        self._n_events = len(problem.events.sites_per_event)
         self._counts = np.zeros((self._threads, problem.n_replicas, self._n_events + 8),
                                 dtype=np.uint64)
 
@@ -135,10 +130,8 @@ class NumbaBackend:
     def sweeps(self, first_step: int, n_steps: int) -> None:
         p = self.p
         _sweeps(np.int64(first_step), np.int64(n_steps), p.members, p.class_offsets,
-                self._domains, np.int64(p.domain_size), self._occ, p.site_type, p.neighbours,
-                p.near, p.near_count, p.event_order, p.event_offset, p.event_sites, p.site_in,
-                p.site_out, p.count_mask, p.footprint, p.block_mask, self._thr, self._gaps,
-                self._counts, p.keys, np.int64(16 * self._threads))
+                self._domains, np.int64(p.domain_size), self._occ, p.sites, p.events, self._thr,
+                self._gaps, self._counts, p.keys, np.int64(16 * self._threads))
 
     def occupation(self) -> np.ndarray:
         return self._occ.copy()

@@ -12,6 +12,7 @@ import numpy as np
 
 from kmc_ald.engine.backends.base import DeviceProblem
 from kmc_ald.engine.backends.kernels import kernel_dir, kernels_digest
+from kmc_ald.engine.backends.launch import bind, kernel_signature
 from kmc_ald.errors import KernelCompileError
 
 THREADS = 256
@@ -62,43 +63,53 @@ class CupyBackend:
         xp = self._xp
         self.p = problem
         self._sweep = self._kernel_loader("sweep.cu", "sweep_class")
+        self._signature = kernel_signature("sweep.cu", "sweep_class")
         d = xp.asarray
         # a copy: the host array may be a view of the simulation's state
         self._occ = d(np.array(occupation, dtype=np.uint8, order="C"))
-        self._counts = xp.zeros((problem.n_replicas, len(problem.event_sites)), dtype=np.uint64)
-        self._arrays = {name: d(getattr(problem, name)) for name in (
-            "site_type", "neighbours", "near", "near_count", "event_order", "event_offset",
-            "event_sites", "site_in", "site_out", "count_mask", "footprint", "block_mask")}
-        self._key0 = d(np.ascontiguousarray(problem.keys[:, 0]))
-        self._key1 = d(np.ascontiguousarray(problem.keys[:, 1]))
+        n_replicas, n_sites = self._occ.shape
+        sites, events = problem.sites, problem.events
+        self._counts = xp.zeros((n_replicas, len(events.sites_per_event)), dtype=np.uint64)
+        # every argument of sweep_class but the class and the step, by parameter name
+        self._args = {
+            "n_replicas": n_replicas, "occupation": self._occ, "n_sites": n_sites,
+            "site_type": d(sites.site_type), "neighbours": d(sites.neighbours),
+            "degree": sites.neighbours.shape[1], "near": d(sites.near),
+            "near_width": sites.near.shape[1], "near_count": d(sites.near_count),
+            "near_count_width": sites.near_count.shape[1], "event_order": d(events.order),
+            "event_offset": d(events.offset), "event_sites": d(events.sites_per_event),
+            "site_in": d(events.site_in), "site_out": d(events.site_out),
+            "count_mask": d(events.count_mask), "footprint": d(events.footprint),
+            "block_mask": d(events.block_mask), "event_counts": self._counts,
+            "n_events": self._counts.shape[1], "domain_size": problem.domain_size,
+            "key0": d(np.ascontiguousarray(problem.keys[:, 0])),
+            "key1": d(np.ascontiguousarray(problem.keys[:, 1])),
+        }
         members = d(problem.members)
         self._classes = [(members[problem.class_offsets[c]:problem.class_offsets[c + 1]],
-                          np.int64(problem.domain_offsets[c])) for c in range(problem.n_classes)]
+                          int(problem.domain_offsets[c])) for c in range(problem.n_classes)]
 
     def set_thresholds(self, thresholds: np.ndarray, gaps: np.ndarray) -> None:
-        self._thr = self._xp.asarray(np.ascontiguousarray(thresholds, dtype=np.uint64))
-        self._gaps = self._xp.asarray(np.ascontiguousarray(gaps, dtype=np.uint32))
+        thr = self._xp.asarray(np.ascontiguousarray(thresholds, dtype=np.uint64))
+        degree, n_types = self.p.sites.neighbours.shape[1], int(self.p.sites.site_type.max()) + 1
+        if thr.ndim != 3 or thr.shape[0] != self._counts.shape[1] or thr.shape[1] < n_types \
+                or thr.shape[2] != degree + 1:
+            raise ValueError(f"thresholds: expected [{self._counts.shape[1]} events, >= {n_types} "
+                             f"site types, {degree + 1} bond counts], got {tuple(thr.shape)}")
+        self._args.update(thresholds=thr, n_types=thr.shape[1], gap_len=len(gaps),
+                          gap_table=self._xp.asarray(np.ascontiguousarray(gaps, dtype=np.uint32)))
 
     def sweeps(self, first_step: int, n_steps: int) -> None:
-        a, p = self._arrays, self.p
-        n_sites = self._occ.shape[1]
-        replicas = np.int64(self._occ.shape[0])
-        tail = (self._occ, np.int64(n_sites), a["site_type"], a["neighbours"],
-                np.int32(p.neighbours.shape[1]), a["near"], np.int32(p.near.shape[1]),
-                a["near_count"], np.int32(p.near_count.shape[1]), a["event_order"],
-                a["event_offset"], a["event_sites"], a["site_in"], a["site_out"],
-                a["count_mask"], a["footprint"], a["block_mask"], self._thr,
-                np.int32(self._thr.shape[1]), self._gaps, np.int32(len(self._gaps)),
-                self._counts, np.int32(self._counts.shape[1]), self._key0, self._key1)
+        replicas = self._occ.shape[0]
         for step in range(first_step, first_step + n_steps):
-            lo, hi = np.uint32(step & 0xFFFFFFFF), np.uint32(step >> 32)
             for members, first_domain in self._classes:
-                work = -(-len(members) // p.domain_size) * int(replicas)
+                work = -(-len(members) // self.p.domain_size) * replicas
                 blocks = max(1, min((work + THREADS - 1) // THREADS, 1 << 16))
-                # CuPy does not check argument types: every scalar is cast explicitly
-                self._sweep((blocks,), (THREADS,), (members, np.int64(len(members)), first_domain,
-                                                    np.int32(p.domain_size), replicas, *tail,
-                                                    lo, hi))
+                args = bind(self._signature, {**self._args, "members": members,
+                                              "n_members": len(members),
+                                              "first_domain": first_domain,
+                                              "step_lo": step & 0xFFFFFFFF, "step_hi": step >> 32})
+                self._sweep((blocks,), (THREADS,), args)
 
     def occupation(self) -> np.ndarray:
         return self._host(self._occ)

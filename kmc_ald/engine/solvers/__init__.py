@@ -1,0 +1,82 @@
+"""Solvers: what advances a state in time (exact, parallel), and how each says what it cannot run.
+
+Every solver class answers ``unsupported(model, replicas=..., backend=..., stiffness=...)`` with an
+:class:`Unsupported` (the reason, and the scenario path it concerns) or None, before anything is
+allocated: ``Simulation`` asks before it builds a solver, a solver's constructor refuses with the
+same reason, and ``kmc-ald check`` prints the answer of each solver and backend (as OpenMM's
+platforms and HOOMD-blue's device notices say what they cannot do). The answers are written here,
+without numba, so that ``check`` gives them at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kmc_ald.errors import BackendUnavailableError, KmcAldError, ScenarioError
+from kmc_ald.model.compile import Model, max_site_rate, thresholds
+from kmc_ald.scenario.schema import Run
+
+DEFAULT_STEP_PROBABILITY = Run.model_fields["step_probability"].default
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """Why a solver cannot run a model."""
+
+    reason: str
+    path: tuple[str | int, ...] = ()  # the scenario path it concerns, if one does
+    device: bool = False  # a limit of where the solver runs (exit code 3), not of the scenario
+
+    def error(self, scenario) -> KmcAldError:
+        """The error to raise: located in the scenario file where a path is known."""
+        if self.device:
+            return BackendUnavailableError(self.reason)
+        if self.path:
+            return scenario.problems([(self.path, None, self.reason)])
+        return ScenarioError(self.reason)
+
+
+def exact_unsupported(model: Model, *, replicas: int = 1, backend: str = "cpu",
+                      stiffness: bool = False) -> Unsupported | None:
+    """Why the exact solver cannot run ``model`` so, or None: it runs any mechanism and lattice,
+    one surface at a time, on the CPU."""
+    if replicas > 1:
+        return Unsupported(f"replicas = {replicas} needs the parallel solver (the exact "
+                           "solver runs one surface; run it once per seed instead)")
+    if backend == "gpu":
+        return Unsupported("the exact solver runs on the CPU only; use the parallel solver "
+                           "(--solver parallel) on a GPU", device=True)
+    return None
+
+
+def parallel_unsupported(model: Model, *, replicas: int = 1, backend: str = "cpu",
+                         stiffness: bool = False,
+                         step_probability: float = DEFAULT_STEP_PROBABILITY) -> Unsupported | None:
+    """Why the parallel solver cannot run ``model`` so, or None. It runs flat lattices with local
+    events whose rates, within a phase, lie within about 14 orders of magnitude of the
+    fastest (its 64-bit thresholds); whether the GPU is there is the backend's question
+    (kmc_ald.engine.backends.base.gpu_unavailable_reason)."""
+    if stiffness and replicas > 1:
+        return Unsupported(f"stiffness control runs one surface at a time, not {replicas} "
+                           "replicas; remove run.stiffness or run each seed alone",
+                           ("run", "stiffness"))
+    if model.lattice.stacked:
+        return Unsupported("3D particles (a stacked lattice) run with the exact solver; use "
+                           "--solver exact or remove substrate.stack", ("substrate", "stack"))
+    if model.mechanism.migrating.any():
+        return Unsupported("cluster migration runs with the exact solver; use --solver "
+                           "exact or remove cluster_migration", ("cluster_migration",))
+    rates, mechanism = model.rates, model.mechanism
+    for p, name in enumerate(rates.phase_names):
+        rate, duration = rates.rate[p], float(rates.durations[p])
+        r_max = max_site_rate(rate, mechanism, model.lattice.degree)
+        if not (np.isfinite(r_max) and np.isfinite(duration * r_max / step_probability)):
+            return Unsupported(f"phase {name!r}: {r_max:.3g} 1/s over {duration:g} s gives "
+                               "no finite number of sweeps; use the exact solver")
+        try:
+            if r_max > 0:
+                thresholds(rate, r_max, mechanism.event_names)
+        except ScenarioError as err:
+            return Unsupported(f"phase {name!r}: {err}")
+    return None

@@ -1,8 +1,8 @@
 """Exact serial kinetic Monte Carlo: rejection-free, continuous time (BKL / Gillespie).
 
 Method: Bortz, Kalos & Lebowitz, J. Comput. Phys. 17, 10 (1975); Gillespie, J. Comput. Phys.
-22, 403 (1976). Each site's total rate (the sum over the channels that start at it) is a leaf of a
-binary sum tree. An event is chosen in O(log n) by descending the tree with one uniform number,
+22, 403 (1976). Each site's total rate (the sum over the channels that start at it) is a leaf of an
+8-ary sum tree. An event is chosen in O(log n) by descending the tree with one uniform number,
 then among the site's channels; the clock advances by an exponential waiting time with the total
 rate. After an event only the sites whose rates can have changed are recomputed: those within
 the mechanism's interaction range (0 when no rate depends on neighbours, 1 with pair events or
@@ -33,54 +33,90 @@ any other (the acceptance and direction come from a second Philox sub-stream of 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from kmc_ald.engine.channels import KERNEL, blocked, bond_count, stays_stacked
 from kmc_ald.engine.rng import STREAM_EXACT, draw, split_seed, unit_interval
+from kmc_ald.engine.solvers import exact_unsupported
 from kmc_ald.engine.state import State
 from kmc_ald.engine.stiffness import StiffnessControl
-from kmc_ald.model.compile import Mechanism, RateTables
-from kmc_ald.surfaces.lattice import Lattice
+from kmc_ald.model.compile import Model
+from kmc_ald.model.tables import (
+    event_tables,
+    migration_tables,
+    site_tables,
+)
 
 DONE, MORE = 0, 1
 ARITY = 8  # children per node of the sum tree: 8 doubles = one 64-byte cache line
 
 
+class SumTree(NamedTuple):
+    """The 8-ary sum tree of site rates: node k has children 8k+1 .. 8k+8; leaves are sites."""
+
+    values: np.ndarray  # float64 [first_leaf + 8^depth] [1/s]
+    first_leaf: int  # nodes above the leaf level
+
+
+class Reach(NamedTuple):
+    """Which sites a change at a site x can change the rates of: x and ``near[x, :width]``."""
+
+    width: int
+    neighbour_dependent: np.ndarray  # bool [n_species]: rates of a site holding it can change
+
+
+class Scratch(NamedTuple):
+    """Work space for cluster walks and moves."""
+
+    mark: np.ndarray  # int64 [n]: the stamp of the walk that last reached each site
+    stamp: np.ndarray  # int64 [1]
+    cluster: np.ndarray  # int64 [n]: the sites of the current cluster
+    carried: np.ndarray  # uint8 [n]: their species while they move
+
+
 @njit(inline="always", **KERNEL)
-def _pairs_with(i, e, j, sj, occ, site_out, support, supported, solid):
+def _pairs_with(i, e, j, sj, occ, sites, events):
     """Whether neighbour slot j (-1: none) opens a channel of two-site event e at site i: it holds
     the second species, and the stack stays held up afterwards."""
     return (j >= 0 and occ[j] == sj
-            and stays_stacked(i, site_out[e, 0], j, site_out[e, 1], occ, support, supported, solid))
+            and stays_stacked(i, events.site_out[e, 0], j, events.site_out[e, 1], occ,
+                              sites.support, sites.supported, events.solid))
 
 
 @njit(inline="always", **KERNEL)
-def _site_rate(i, occ, site_type, nb, bnb, near, near_count, ev_order, ev_offset, n_sites,
-               site_in, site_out, count_mask, footprint, block_mask, rate, support, supported,
-               solid):
+def _open_rate(i, e, occ, sites, events, rate):
+    """Rate of one channel of event e at site i [1/s], or 0 when its footprint is blocked."""
+    f = events.footprint[e]
+    if f > 0 and blocked(i, f, events.block_mask[e], occ, sites.near, sites.near_count):
+        return 0.0
+    return rate[e, sites.site_type[i], bond_count(i, events.count_mask[e], occ,
+                                                  sites.bond_neighbours)]
+
+
+@njit(inline="always", **KERNEL)
+def _site_rate(i, occ, sites, events, rate):
     """Total rate of the channels that start at site i [1/s]."""
     s = occ[i]
     total = 0.0
+    nb = sites.neighbours
     z = nb.shape[1]
-    for k in range(ev_offset[s], ev_offset[s + 1]):
-        e = ev_order[k]
-        f = footprint[e]
-        if f > 0 and blocked(i, f, block_mask[e], occ, near, near_count):
-            continue
-        r = rate[e, site_type[i], bond_count(i, count_mask[e], occ, bnb)]
+    for k in range(events.offset[s], events.offset[s + 1]):
+        e = events.order[k]
+        r = _open_rate(i, e, occ, sites, events, rate)
         if r == 0.0:
             continue
-        if n_sites[e] == 1:
-            if stays_stacked(i, site_out[e, 0], -1, 0, occ, support, supported, solid):
+        if events.sites_per_event[e] == 1:
+            if stays_stacked(i, events.site_out[e, 0], -1, 0, occ, sites.support,
+                             sites.supported, events.solid):
                 total += r
         else:
-            sj = site_in[e, 1]
+            sj = events.site_in[e, 1]
             matches = 0
             for d in range(z):
-                j = nb[i, d]
-                if _pairs_with(i, e, j, sj, occ, site_out, support, supported, solid):
+                if _pairs_with(i, e, nb[i, d], sj, occ, sites, events):
                     matches += 1
             if matches > 0:
                 total += r * matches
@@ -88,38 +124,34 @@ def _site_rate(i, occ, site_type, nb, bnb, near, near_count, ev_order, ev_offset
 
 
 @njit(inline="always", **KERNEL)
-def _choose_channel(i, u, occ, site_type, nb, bnb, near, near_count, ev_order, ev_offset,
-                    n_sites, site_in, site_out, count_mask, footprint, block_mask, rate, support,
-                    supported, solid):
+def _choose_channel(i, u, occ, sites, events, rate):
     """The channel at site i that ``u`` in [0, site rate) falls into: (event, neighbour or -1).
 
     Repeats the arithmetic of _site_rate in the same order, so the partial sums agree with the
     tree's leaf exactly; rounding at the very top falls back to the last open channel.
     """
     s = occ[i]
+    nb = sites.neighbours
     z = nb.shape[1]
     last_e, last_j = -1, -1
-    for k in range(ev_offset[s], ev_offset[s + 1]):
-        e = ev_order[k]
-        f = footprint[e]
-        if f > 0 and blocked(i, f, block_mask[e], occ, near, near_count):
-            continue
-        r = rate[e, site_type[i], bond_count(i, count_mask[e], occ, bnb)]
+    for k in range(events.offset[s], events.offset[s + 1]):
+        e = events.order[k]
+        r = _open_rate(i, e, occ, sites, events, rate)
         if r == 0.0:
             continue
-        if n_sites[e] == 1:
-            if not stays_stacked(i, site_out[e, 0], -1, 0, occ, support, supported, solid):
+        if events.sites_per_event[e] == 1:
+            if not stays_stacked(i, events.site_out[e, 0], -1, 0, occ, sites.support,
+                                 sites.supported, events.solid):
                 continue
             if u < r:
                 return e, -1
             u -= r
             last_e, last_j = e, -1
         else:
-            sj = site_in[e, 1]
+            sj = events.site_in[e, 1]
             matches = 0
             for d in range(z):
-                j = nb[i, d]
-                if _pairs_with(i, e, j, sj, occ, site_out, support, supported, solid):
+                if _pairs_with(i, e, nb[i, d], sj, occ, sites, events):
                     matches += 1
             if matches == 0:
                 continue
@@ -127,78 +159,74 @@ def _choose_channel(i, u, occ, site_type, nb, bnb, near, near_count, ev_order, e
                 pick = min(int(u / r), matches - 1)
                 for d in range(z):
                     j = nb[i, d]
-                    if _pairs_with(i, e, j, sj, occ, site_out, support, supported, solid):
+                    if _pairs_with(i, e, j, sj, occ, sites, events):
                         if pick == 0:
                             return e, j
                         pick -= 1
             u -= r * matches
             for d in range(z - 1, -1, -1):
                 j = nb[i, d]
-                if _pairs_with(i, e, j, sj, occ, site_out, support, supported, solid):
+                if _pairs_with(i, e, j, sj, occ, sites, events):
                     last_e, last_j = e, j
                     break
     return last_e, last_j
 
 
 @njit(inline="always", **KERNEL)
-def _node_sum(tree, k):
+def _node_sum(values, k):
     """Sum of node k's ARITY children, added in a fixed order: a node's value depends only on
     the leaves below it, so incremental updates equal a rebuild bit for bit."""
     c = ARITY * k + 1
     acc = 0.0
     for j in range(ARITY):
-        acc += tree[c + j]
+        acc += values[c + j]
     return acc
 
 
 @njit(inline="always", **KERNEL)
-def _tree_set(tree, first_leaf, i, value):
+def _tree_set(tree, i, value):
     """Set leaf i and recompute its ancestors."""
-    k = first_leaf + i
-    tree[k] = value
+    values = tree.values
+    k = tree.first_leaf + i
+    values[k] = value
     while k > 0:
         k = (k - 1) // ARITY
-        tree[k] = _node_sum(tree, k)
+        values[k] = _node_sum(values, k)
 
 
 @njit(**KERNEL)
-def _build_tree(tree, first_leaf, occ, site_type, nb, bnb, near, near_count, ev_order,
-                ev_offset, n_sites, site_in, site_out, count_mask, footprint, block_mask, rate,
-                support, supported, solid):
-    tree[:] = 0.0
+def _build_tree(tree, occ, sites, events, rate):
+    values, first_leaf = tree.values, tree.first_leaf
+    values[:] = 0.0
     for i in range(occ.shape[0]):
-        tree[first_leaf + i] = _site_rate(i, occ, site_type, nb, bnb, near, near_count,
-                                          ev_order, ev_offset, n_sites, site_in, site_out,
-                                          count_mask, footprint, block_mask, rate, support,
-                                          supported, solid)
+        values[first_leaf + i] = _site_rate(i, occ, sites, events, rate)
     for k in range(first_leaf - 1, -1, -1):
-        tree[k] = _node_sum(tree, k)
+        values[k] = _node_sum(values, k)
 
 
 @njit(inline="always", **KERNEL)
-def _refresh(x, occ, site_type, nb, bnb, near, reach_width, ev_order, ev_offset, n_sites, site_in,
-             site_out, count_mask, footprint, block_mask, rate, support, supported, solid, tree,
-             first_leaf, neighbour_dependent, near_count):
+def _refresh(x, occ, sites, events, rate, tree, reach):
     """Recompute the rates that a change at site x can have changed."""
-    for m in range(-1, reach_width):
-        y = x if m < 0 else near[x, m]
-        if y < 0 or (m >= 0 and not neighbour_dependent[occ[y]]):
+    for m in range(-1, reach.width):
+        y = x if m < 0 else sites.near[x, m]
+        if y < 0 or (m >= 0 and not reach.neighbour_dependent[occ[y]]):
             continue  # a site whose events ignore its neighbours keeps its rate
-        r = _site_rate(y, occ, site_type, nb, bnb, near, near_count, ev_order, ev_offset,
-                       n_sites, site_in, site_out, count_mask, footprint, block_mask, rate,
-                       support, supported, solid)
-        if r != tree[first_leaf + y]:
-            _tree_set(tree, first_leaf, y, r)
+        r = _site_rate(y, occ, sites, events, rate)
+        if r != tree.values[tree.first_leaf + y]:
+            _tree_set(tree, y, r)
 
 
 @njit(**KERNEL)
-def _collect_cluster(i, occ, bnb, supported, members, max_size, mark, stamp, cluster):
+def _collect_cluster(i, occ, sites, members, max_size, scratch):
     """Breadth-first walk of the cluster of site i: the connected sites holding ``members``
-    species, and whatever rests on them. Fills ``cluster`` and marks its sites with ``stamp``.
+    species, and whatever rests on them. Fills ``scratch.cluster`` and marks its sites with
+    ``scratch.stamp``.
 
     Returns:
-        (sites in ``cluster``, member atoms); stops once there are more than max_size atoms.
+        (sites in the cluster, member atoms); stops once there are more than max_size atoms.
     """
+    bnb, supported = sites.bond_neighbours, sites.supported
+    mark, stamp, cluster = scratch.mark, scratch.stamp[0], scratch.cluster
     cluster[0] = i
     mark[i] = stamp
     n, head, size = 1, 0, 0
@@ -226,9 +254,11 @@ def _collect_cluster(i, occ, bnb, supported, members, max_size, mark, stamp, clu
 
 
 @njit(**KERNEL)
-def _translate(n, cluster, shift, occ, site_type, pinned, support, mark, stamp, carried):
-    """Move the n sites of ``cluster`` to ``shift[cluster]`` if nothing forbids it: a site of a
+def _translate(n, shift, occ, sites, pinned, scratch):
+    """Move the n sites of the cluster to ``shift[cluster]`` if nothing forbids it: a site of a
     pinned type under it, an occupied target outside the cluster, or a support left behind."""
+    site_type, support = sites.site_type, sites.support
+    mark, stamp, cluster, carried = scratch.mark, scratch.stamp[0], scratch.cluster, scratch.carried
     for m in range(n):
         x = cluster[m]
         if pinned[site_type[x]] or (occ[shift[x]] != 0 and mark[shift[x]] != stamp):
@@ -245,27 +275,23 @@ def _translate(n, cluster, shift, occ, site_type, pinned, support, mark, stamp, 
 
 
 @njit(**KERNEL)
-def _advance(occ, site_type, nb, bnb, near, near_count, reach_width, ev_order, ev_offset,
-             n_sites, site_in, site_out, count_mask, footprint, block_mask, rate, support,
-             supported, solid, tree, first_leaf, event_counts, clock, counter, key0, key1, t_stop,
-             end_of_phase, max_events, neighbour_dependent, migrating, members, exponent,
-             max_size, translations, pinned, mark, stamp, cluster, carried):
+def _advance(occ, sites, events, rate, tree, reach, moves, scratch, event_counts, clock, counter,
+             key0, key1, t_stop, end_of_phase, max_events):
     """Execute events until the clock would pass t_stop, or max_events are done (or as many
     rejected cluster-migration candidates).
 
     ``clock`` (float64[1], time of the last event or phase start [s]) and ``event_counts``
     (int64[n_events]) are updated in place. ``counter`` is the number of draws consumed so far.
-    ``mark``, ``stamp`` (int64[1]), ``cluster`` and ``carried`` are scratch space for cluster
-    moves.
 
     Returns:
         (status, counter, events executed, candidates rejected): status DONE when t_stop is
         reached, MORE otherwise.
     """
+    values, first_leaf = tree.values, tree.first_leaf
     executed = 0
     rejected = 0
     while executed < max_events and rejected < max_events:
-        total = tree[0]
+        total = values[0]
         if not total > 0.0:
             if end_of_phase:
                 clock[0] = t_stop
@@ -286,7 +312,7 @@ def _advance(occ, site_type, nb, bnb, near, near_count, reach_width, ev_order, e
             c = ARITY * k + 1
             chosen, last, u_last = -1, 0, u
             for m in range(ARITY):
-                v = tree[c + m]
+                v = values[c + m]
                 if v > 0.0:
                     last, u_last = m, u
                     if u < v:
@@ -297,94 +323,78 @@ def _advance(occ, site_type, nb, bnb, near, near_count, reach_width, ev_order, e
                 chosen, u = last, u_last
             k = c + chosen
         i = k - first_leaf
-        if u >= tree[k]:
-            u = tree[k] * 0.5
+        if u >= values[k]:
+            u = values[k] * 0.5
         elif u < 0.0:
             u = 0.0
-        e, j = _choose_channel(i, u, occ, site_type, nb, bnb, near, near_count, ev_order,
-                               ev_offset, n_sites, site_in, site_out, count_mask, footprint,
-                               block_mask, rate, support, supported, solid)
-        if migrating[e]:
+        e, j = _choose_channel(i, u, occ, sites, events, rate)
+        if moves.migrating[e]:
             y0, y1, y2, y3 = draw(counter - 1, 1, STREAM_EXACT, key0, key1)
-            stamp[0] += 1
-            n, size = _collect_cluster(i, occ, bnb, supported, members, max_size, mark,
-                                       stamp[0], cluster)
+            scratch.stamp[0] += 1
+            n, size = _collect_cluster(i, occ, sites, moves.members, moves.max_size, scratch)
+            translations = moves.translations
             moved, d = False, 0
-            if size <= max_size and unit_interval(y0, y1) < (2.0 / size) ** (1.0 + exponent):
+            if (size <= moves.max_size
+                    and unit_interval(y0, y1) < (2.0 / size) ** (1.0 + moves.exponent)):
                 d = min(int(unit_interval(y2, y3) * translations.shape[0]),
                         translations.shape[0] - 1)
-                moved = _translate(n, cluster, translations[d], occ, site_type, pinned,
-                                   support, mark, stamp[0], carried)
+                moved = _translate(n, translations[d], occ, sites, moves.pinned, scratch)
             if not moved:
                 rejected += 1
                 continue
             event_counts[e] += 1
             executed += 1
             for m in range(2 * n):  # the old sites, then the new ones
-                x = cluster[m] if m < n else translations[d, cluster[m - n]]
-                _refresh(x, occ, site_type, nb, bnb, near, reach_width, ev_order, ev_offset,
-                         n_sites, site_in, site_out, count_mask, footprint, block_mask, rate,
-                         support, supported, solid, tree, first_leaf, neighbour_dependent,
-                         near_count)
+                x = scratch.cluster[m] if m < n else translations[d, scratch.cluster[m - n]]
+                _refresh(x, occ, sites, events, rate, tree, reach)
             continue
-        occ[i] = site_out[e, 0]
+        occ[i] = events.site_out[e, 0]
         if j >= 0:
-            occ[j] = site_out[e, 1]
+            occ[j] = events.site_out[e, 1]
         event_counts[e] += 1
         executed += 1
         # recompute the rates that depend on the changed sites
-        for c in range(2):
-            x = i if c == 0 else j
-            if x >= 0:
-                _refresh(x, occ, site_type, nb, bnb, near, reach_width, ev_order, ev_offset,
-                         n_sites, site_in, site_out, count_mask, footprint, block_mask, rate,
-                         support, supported, solid, tree, first_leaf, neighbour_dependent,
-                         near_count)
+        _refresh(i, occ, sites, events, rate, tree, reach)
+        if j >= 0:
+            _refresh(j, occ, sites, events, rate, tree, reach)
     return MORE, counter, executed, rejected
 
 
 class ExactSolver:
-    """Serial BKL solver for one lattice and one compiled mechanism."""
+    """Serial BKL solver for one compiled model (kmc_ald.model.compile.Model)."""
 
     name = "exact"
+    unsupported = staticmethod(exact_unsupported)
 
-    def __init__(self, lattice: Lattice, mechanism: Mechanism, rates: RateTables, seed: int,
-                 stiffness: StiffnessControl | None = None):
-        self.lattice, self.mechanism, self.rates = lattice, mechanism, rates
+    def __init__(self, model: Model, seed: int, stiffness: StiffnessControl | None = None):
+        limit = self.unsupported(model, stiffness=stiffness is not None)
+        if limit is not None:
+            raise limit.error(model.scenario)
+        lattice, mechanism = model.lattice, model.mechanism
+        self.model = model
+        self.lattice, self.mechanism, self.rates = lattice, mechanism, model.rates
         self.stiffness = stiffness
         self.key = split_seed(seed)
         depends = mechanism.interaction_range  # 0: rates depend on the site itself only
-        self._neighbour_dependent = mechanism.neighbour_dependent
+        neighbour_dependent = mechanism.neighbour_dependent
         if lattice.stacked:
             # whether a channel at y is open depends on what holds up y and its partner j
             depends = max(depends, 2)
-            self._neighbour_dependent = np.ones_like(self._neighbour_dependent)
-        self._near, self._near_count = lattice.near_table(max(1, mechanism.max_footprint,
-                                                              depends))
-        self._reach_width = int(self._near_count[:, depends].max(initial=0))
+            neighbour_dependent = np.ones_like(neighbour_dependent)
+        self._sites = site_tables(lattice, max(mechanism.max_footprint, depends))
+        self._events = event_tables(mechanism)
+        self._moves = migration_tables(mechanism, lattice, model.rates)
+        self._reach = Reach(int(self._sites.near_count[:, depends].max(initial=0)),
+                            neighbour_dependent)
         depth = 0
         while ARITY**depth < lattice.n_sites:
             depth += 1
-        self._first_leaf = (ARITY**depth - 1) // (ARITY - 1)  # nodes above the leaf level
-        self._tree = np.zeros(self._first_leaf + ARITY**depth)
-        self._nb = np.ascontiguousarray(lattice.neighbours)
-        self._bnb = np.ascontiguousarray(lattice.neighbours[:, :lattice.n_nearest])
-        self._support = np.ascontiguousarray(lattice.support)
-        self._supported = np.ascontiguousarray(lattice.supported)
-        self._solid = np.uint64(mechanism.solid_mask)
-        self._site_type = np.ascontiguousarray(lattice.site_type)
+        first_leaf = (ARITY**depth - 1) // (ARITY - 1)  # nodes above the leaf level
+        self._tree = SumTree(np.zeros(first_leaf + ARITY**depth), first_leaf)
+        n_scratch = lattice.n_sites if self._moves.migrating.any() else 1
+        self._scratch = Scratch(np.zeros(n_scratch, np.int64), np.zeros(1, np.int64),
+                                np.zeros(n_scratch, np.int64), np.zeros(n_scratch, np.uint8))
         self._phase = -1
-        # cluster migration: translations, pinned site types and scratch space for cluster walks
-        self._migrating = np.ascontiguousarray(mechanism.migrating)
-        self._members = np.uint64(mechanism.migration_mask)
-        moving = bool(self._migrating.any())
-        self._translations = (lattice.translations if moving
-                              else np.zeros((1, lattice.n_sites), np.int32))
-        self._pinned = np.ascontiguousarray(rates.pinned)
-        self._mark = np.zeros(lattice.n_sites if moving else 1, dtype=np.int64)
-        self._stamp = np.zeros(1, dtype=np.int64)
-        self._cluster = np.zeros(lattice.n_sites if moving else 1, dtype=np.int64)
-        self._carried = np.zeros(lattice.n_sites if moving else 1, dtype=np.uint8)
         #: cluster-migration candidates drawn and rejected (null events), since construction
         self.rejected_candidates = 0
 
@@ -397,23 +407,20 @@ class ExactSolver:
 
     def _load_rates(self, state: State) -> None:
         """The phase's rates times the stiffness scale factors, and the sum tree over them."""
-        m = self.mechanism
         rate = self.rates.rate[self._phase]
         if self.stiffness is not None:
             rate = rate * state.scale[:, None, None]
         self._rate = np.ascontiguousarray(rate)
-        _build_tree(self._tree, self._first_leaf, state.occupation, self._site_type, self._nb,
-                    self._bnb, self._near, self._near_count, m.event_order, m.event_offset,
-                    m.n_sites, m.site_in, m.site_out, m.count_mask, m.footprint, m.block_mask,
-                    self._rate, self._support, self._supported, self._solid)
+        _build_tree(self._tree, state.occupation, self._sites, self._events, self._rate)
 
     def site_rates(self) -> np.ndarray:
         """Total rate of the channels starting at each site [1/s] (a copy)."""
-        return self._tree[self._first_leaf:self._first_leaf + self.lattice.n_sites].copy()
+        first = self._tree.first_leaf
+        return self._tree.values[first:first + self.lattice.n_sites].copy()
 
     def total_rate(self) -> float:
         """Sum of all channel rates in the current state [1/s]."""
-        return float(self._tree[0])
+        return float(self._tree.values[0])
 
     def advance(self, state: State, t_stop: float, end_of_phase: bool,
                 max_events: int = 1 << 20) -> bool:
@@ -437,19 +444,12 @@ class ExactSolver:
                 return done
 
     def _advance(self, state: State, t_stop: float, end_of_phase: bool, max_events: int) -> bool:
-        m = self.mechanism
         clock = np.array([state.time])
         status, counter, executed, rejected = _advance(
-            state.occupation, self._site_type, self._nb, self._bnb, self._near, self._near_count,
-            self._reach_width, m.event_order, m.event_offset, m.n_sites, m.site_in, m.site_out,
-            m.count_mask, m.footprint, m.block_mask, self._rate, self._support, self._supported,
-            self._solid, self._tree, self._first_leaf,
-            state.event_counts, clock, np.int64(state.counter), np.uint64(self.key[0]),
-            np.uint64(self.key[1]), float(t_stop), bool(end_of_phase), int(max_events),
-            self._neighbour_dependent, self._migrating, self._members,
-            float(self.mechanism.migration_exponent), int(self.mechanism.migration_max_size),
-            self._translations, self._pinned, self._mark, self._stamp, self._cluster,
-            self._carried)
+            state.occupation, self._sites, self._events, self._rate, self._tree, self._reach,
+            self._moves, self._scratch, state.event_counts, clock, np.int64(state.counter),
+            np.uint64(self.key[0]), np.uint64(self.key[1]), float(t_stop), bool(end_of_phase),
+            int(max_events))
         self.rejected_candidates += int(rejected)
         state.time = float(clock[0])
         state.counter = int(counter)

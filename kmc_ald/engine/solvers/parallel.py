@@ -51,51 +51,46 @@ import numpy as np
 
 from kmc_ald.engine.backends.base import DOMAIN_SIZE, Backend, DeviceProblem
 from kmc_ald.engine.rng import split_seed
+from kmc_ald.engine.solvers import DEFAULT_STEP_PROBABILITY, parallel_unsupported
 from kmc_ald.engine.state import State
 from kmc_ald.engine.stiffness import StiffnessControl
 from kmc_ald.model.compile import (
-    Mechanism,
-    RateTables,
+    Model,
     candidate_gaps,
     sweep_schedule,
     thresholds,
 )
-from kmc_ald.scenario.schema import Run
+from kmc_ald.model.tables import event_tables, site_tables
 from kmc_ald.surfaces.coloring import update_classes
-from kmc_ald.surfaces.lattice import Lattice
-
-DEFAULT_STEP_PROBABILITY = Run.model_fields["step_probability"].default
 
 
 class ParallelSolver:
     """Synchronous sublattice solver over a backend (numba on the CPU, CUDA on the GPU)."""
 
     name = "parallel"
+    unsupported = staticmethod(parallel_unsupported)
 
-    def __init__(self, lattice: Lattice, mechanism: Mechanism, rates: RateTables, seed: int,
-                 backend: Backend, step_probability: float = DEFAULT_STEP_PROBABILITY,
-                 replicas: int = 1, domain_size: int = DOMAIN_SIZE,
-                 stiffness: StiffnessControl | None = None):
+    def __init__(self, model: Model, seed: int, backend: Backend,
+                 step_probability: float = DEFAULT_STEP_PROBABILITY, replicas: int = 1,
+                 domain_size: int = DOMAIN_SIZE, stiffness: StiffnessControl | None = None):
         if not 0.0 < step_probability <= 0.5:
             raise ValueError(f"step_probability must lie in (0, 0.5], got {step_probability}")
-        if stiffness is not None and replicas != 1:
-            raise ValueError("stiffness control runs one surface at a time (replicas = 1)")
-        self.lattice, self.mechanism, self.rates = lattice, mechanism, rates
+        limit = self.unsupported(model, replicas=replicas, stiffness=stiffness is not None,
+                                 step_probability=step_probability)
+        if limit is not None:
+            raise limit.error(model.scenario)
+        lattice, mechanism = model.lattice, model.mechanism
+        self.model = model
+        self.lattice, self.mechanism, self.rates = lattice, mechanism, model.rates
         self.backend, self.step_probability, self.replicas = backend, step_probability, replicas
         self.stiffness = stiffness
         self.classes = update_classes(lattice, mechanism.interaction_range,
-                                      writes_neighbour=bool(mechanism.n_sites.max() > 1))
-        near, near_count = lattice.near_table(max(1, mechanism.max_footprint))
+                                      writes_neighbour=bool(mechanism.sites_per_event.max() > 1))
         keys = np.array([split_seed((seed + r) % 2**64) for r in range(replicas)], dtype=np.uint32)
-        m = mechanism
         self.problem = DeviceProblem(
             members=self.classes.members, class_offsets=self.classes.offsets,
-            site_type=np.ascontiguousarray(lattice.site_type),
-            neighbours=np.ascontiguousarray(lattice.neighbours), near=near, near_count=near_count,
-            event_order=m.event_order, event_offset=m.event_offset, event_sites=m.n_sites,
-            site_in=np.ascontiguousarray(m.site_in), site_out=np.ascontiguousarray(m.site_out),
-            count_mask=m.count_mask.astype(np.uint64), footprint=m.footprint,
-            block_mask=m.block_mask.astype(np.uint64), keys=keys, domain_size=domain_size)
+            sites=site_tables(lattice, mechanism.max_footprint), events=event_tables(mechanism),
+            keys=keys, domain_size=domain_size)
         self._phase = -1
 
     def start_phase(self, state: State, phase: int) -> None:
