@@ -21,7 +21,10 @@ Layout (units in each dataset's ``units`` attribute)::
                                   site; attribute species), cycle (from 1; 0 at the start), phase
                                   (the phase that just ended, "" at the start), phase_index
                                   (-1 at the start), time [s], step (events executed)
-    kmc_ald/lattice/              positions [Å], cell [Å], site_type (attribute names), layer
+    kmc_ald/lattice/              positions [Å], cell [Å], site_type (attribute names), layer,
+                                  neighbours, support, supported, substrate_symbols,
+                                  substrate_positions [Å], substrate_sites; attributes name,
+                                  shape, n_nearest: the Lattice itself (read_lattice)
     kmc_ald/mechanism/            species, events, gases, rates [phases, events, site types,
                                   bonds] [1/s]
     kmc_ald/checkpoint/           occupation, time, counter, events, event_counts, cycle, phase,
@@ -52,6 +55,13 @@ from kmc_ald.errors import RunFileError
 
 STATUS_LEN = 16
 _STR = h5py.string_dtype()
+
+
+#: The lattice arrays stored in kmc_ald/lattice, with their units: enough to rebuild the Lattice
+#: (kmc_ald.surfaces.lattice) a run ran on, whatever the builders do later.
+_LATTICE_ARRAYS = {"positions": "Å", "cell": "Å", "site_type": "1", "layer": "1",
+                   "neighbours": "1", "substrate_positions": "Å", "substrate_sites": "1",
+                   "support": "1", "supported": "1"}
 
 
 def _strings(values) -> np.ndarray:
@@ -176,14 +186,15 @@ class RunFileWriter:
         lat = k.create_group("lattice")
         lat.attrs["name"] = lattice.name
         lat.attrs["shape"] = np.array(lattice.shape)
-        for name, data, units in (("positions", lattice.positions, "Å"),
-                                  ("cell", lattice.cell, "Å"),
-                                  ("site_type", lattice.site_type, "1"),
-                                  ("layer", lattice.layer, "1"),
-                                  ("neighbours", lattice.neighbours, "1")):
-            d = lat.create_dataset(name, data=data, compression="gzip", shuffle=True)
+        lat.attrs["n_nearest"] = lattice.n_nearest
+        for name, units in _LATTICE_ARRAYS.items():
+            data = getattr(lattice, name)
+            d = lat.create_dataset(name, data=data, **({"compression": "gzip", "shuffle": True}
+                                                       if data.size else {}))
             d.attrs["units"] = units
         lat["site_type"].attrs["names"] = _strings(lattice.site_type_names)
+        lat.create_dataset("substrate_symbols", data=_strings(lattice.substrate_symbols),
+                           dtype=_STR).attrs["units"] = ""
 
         mech = k.create_group("mechanism")
         mech.attrs["species"] = _strings(mechanism.species)
@@ -474,3 +485,22 @@ def read_run(path: str | Path) -> Run:
                    events=tuple(ph["events"].attrs["events"]),
                    coverage_step=cov["step"][()], coverage_time=cov["time"][()],
                    coverage=cov["value"][()], phases=phases, checkpoint=checkpoint)
+
+
+def read_lattice(path: str | Path):
+    """The lattice a run ran on, as stored in its run file (kmc_ald.surfaces.lattice.Lattice),
+    or None for a file written before the whole lattice was stored."""
+    from kmc_ald.surfaces.lattice import Lattice
+
+    path = Path(path)
+    with _open(path) as f:
+        group = f.get("kmc_ald/lattice")
+        if group is None or "substrate_symbols" not in group:
+            return None
+        arrays = {name: group[name][()] for name in _LATTICE_ARRAYS}
+        symbols = tuple(_decoded(group["substrate_symbols"][()]))
+        return Lattice(name=str(group.attrs["name"]), shape=tuple(int(n) for n in
+                                                                  group.attrs["shape"]),
+                       site_type_names=tuple(str(n) for n in group["site_type"].attrs["names"]),
+                       substrate_symbols=symbols, n_nearest=int(group.attrs["n_nearest"]),
+                       **arrays)

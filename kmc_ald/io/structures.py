@@ -243,14 +243,19 @@ def _as_formula(name: str) -> str | None:
 
 # -- from a run file ----------------------------------------------------------------------------
 def builder_for_run(run: Run) -> StructureBuilder:
-    """The structure builder of a run file's scenario (the lattice is rebuilt from it, and
-    checked against the one stored)."""
+    """The structure builder of a run file: on the lattice stored in it, so that atoms do not
+    change when the builders do (a file from before the whole lattice was stored gets its
+    lattice rebuilt from the scenario, checked against the stored site types)."""
     import h5py
 
+    from kmc_ald.io.runfile import read_lattice
     from kmc_ald.model.compile import compile_scenario
     from kmc_ald.scenario.load import loads_scenario
 
     scenario = loads_scenario(run.scenario, f"{run.path}:parameters/scenario", run.overrides)
+    lattice = read_lattice(run.path)
+    if lattice is not None:
+        return StructureBuilder(scenario, lattice, run.species)
     lattice = compile_scenario(scenario).lattice
     with h5py.File(run.path, "r", swmr=True) as f:
         stored = f["kmc_ald/lattice/site_type"][()]

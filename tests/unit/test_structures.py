@@ -196,3 +196,30 @@ def test_ovito_reads_the_trajectory(pt_run, tmp_path):
         assert list(data.particles["kmc_species"][...]) == list(frames[k].arrays["kmc_species"])
         assert np.array_equal(data.particles["cluster_id"][...], frames[k].arrays["cluster_id"])
         assert data.attributes["cycle"] == frames[k].info["cycle"]
+
+
+def test_the_run_file_holds_the_whole_lattice(pt_run):
+    from kmc_ald.io.runfile import read_lattice
+    path, sim = pt_run
+    stored, built = read_lattice(path), sim.lattice
+    for name in ("positions", "cell", "site_type", "layer", "neighbours", "substrate_positions",
+                 "substrate_sites", "support", "supported"):
+        np.testing.assert_array_equal(getattr(stored, name), getattr(built, name), err_msg=name)
+        assert getattr(stored, name).dtype == getattr(built, name).dtype, name
+    for name in ("name", "shape", "site_type_names", "substrate_symbols", "n_nearest"):
+        assert getattr(stored, name) == getattr(built, name), name
+
+
+def test_export_reads_the_stored_lattice_not_the_builders(pt_run, monkeypatch):
+    """A run file exports the same atoms after the builders change: here they cannot run."""
+    path, _ = pt_run
+    before = to_atoms(path)
+
+    def no_builders(*args, **kwargs):
+        raise AssertionError("export rebuilt the lattice instead of reading it")
+
+    import kmc_ald.surfaces as surfaces
+    monkeypatch.setattr(surfaces, "lattice_for", no_builders)
+    after = to_atoms(path)
+    assert after.get_chemical_symbols() == before.get_chemical_symbols()
+    np.testing.assert_array_equal(after.positions, before.positions)
