@@ -64,6 +64,8 @@ class CupyBackend:
         self.p = problem
         self._sweep = self._kernel_loader("sweep.cu", "sweep_class")
         self._signature = kernel_signature("sweep.cu", "sweep_class")
+        names = [p.name for p in self._signature]
+        self._step_at = names.index("step_lo"), names.index("step_hi")
         d = xp.asarray
         # a copy: the host array may be a view of the simulation's state
         self._occ = d(np.array(occupation, dtype=np.uint8, order="C"))
@@ -101,15 +103,22 @@ class CupyBackend:
 
     def sweeps(self, first_step: int, n_steps: int) -> None:
         replicas = self._occ.shape[0]
+        # bound once per class (checked by name and type); only the step changes per launch
+        launches = []
+        for members, first_domain in self._classes:
+            work = -(-len(members) // self.p.domain_size) * replicas
+            blocks = max(1, min((work + THREADS - 1) // THREADS, 1 << 16))
+            args = list(bind(self._signature, {**self._args, "members": members,
+                                               "n_members": len(members),
+                                               "first_domain": first_domain,
+                                               "step_lo": 0, "step_hi": 0}))
+            launches.append(((blocks,), args))
+        lo_at, hi_at = self._step_at
         for step in range(first_step, first_step + n_steps):
-            for members, first_domain in self._classes:
-                work = -(-len(members) // self.p.domain_size) * replicas
-                blocks = max(1, min((work + THREADS - 1) // THREADS, 1 << 16))
-                args = bind(self._signature, {**self._args, "members": members,
-                                              "n_members": len(members),
-                                              "first_domain": first_domain,
-                                              "step_lo": step & 0xFFFFFFFF, "step_hi": step >> 32})
-                self._sweep((blocks,), (THREADS,), args)
+            lo, hi = np.uint32(step & 0xFFFFFFFF), np.uint32(step >> 32)
+            for grid, args in launches:
+                args[lo_at], args[hi_at] = lo, hi
+                self._sweep(grid, (THREADS,), tuple(args))
 
     def occupation(self) -> np.ndarray:
         return self._host(self._occ)
