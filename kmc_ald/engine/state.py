@@ -18,7 +18,8 @@ class State:
         occupation: Species index on each site (0 = empty), uint8 ``[n_sites]``.
         event_counts: Events executed so far, per event type, int64 ``[n_events]``.
         time: Simulated time of the last event or phase boundary [s].
-        counter: Random draws consumed so far.
+        counter: Position in the random stream: draws consumed (exact solver), or sweeps done
+            (parallel solver, whose blocks are counted by sweep).
         events: Events executed so far (all types).
         cycle: Index of the cycle being run (0-based).
         phase: Index of the next phase to run within the cycle.
