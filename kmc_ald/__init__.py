@@ -15,7 +15,9 @@ _LAZY = {
     "loads_scenario": "kmc_ald.scenario.load",
     "Scenario": "kmc_ald.scenario.schema",
     "Lattice": "kmc_ald.surfaces.lattice",
-    "Simulation": "kmc_ald.engine.simulation",
+    "Simulation": "kmc_ald.simulation",
+    "compile_scenario": "kmc_ald.model.compile",
+    "Observer": "kmc_ald.engine.recipe",
     "read_run": "kmc_ald.io.runfile",
 }
 

@@ -128,7 +128,7 @@ def run(scenario: ScenarioArg,
         path = output or Path(sc.output.file or f"{Path(scenario).stem}.h5")
         _refuse_existing(path, overwrite)
         err.print(f"[dim]kmc-ald {__version__}: {_escape(sc.title)}[/]", highlight=False)
-        from kmc_ald.engine.simulation import Simulation
+        from kmc_ald.simulation import Simulation
         sim = Simulation(sc, replicas=replicas)
         why = f" ({sim.backend_reason})" if sim.backend_reason else ""
         err.print(f"[dim]solver: {sim.solver.name}, backend: {sim.backend}{_escape(why)}; numba "
@@ -175,7 +175,7 @@ def resume(run_file: Annotated[Path, typer.Argument(help="Run file to continue f
             raise RunFileError("the resumed run needs a new file (-o); the old one is read "
                                "while the new one is written")
         _refuse_existing(path, overwrite)
-        from kmc_ald.engine.simulation import Simulation
+        from kmc_ald.simulation import Simulation
         sim = Simulation.resume(run_file, () if cycles is None else (f"recipe.cycles={cycles}",))
         state, total = sim.state, sim.scenario.recipe.cycles
         if state.cycle >= total:
@@ -242,7 +242,7 @@ def _print_summary(sim, summary, path: Path) -> None:
     for name, n in zip(summary.event_names, counts):
         events.add_row(name, f"{int(n):,}")
     out.print(events)
-    from kmc_ald.engine.simulation import gas_exchange
+    from kmc_ald.engine.recipe import gas_exchange
     exchange = gas_exchange(sim.mechanism, counts)
     if exchange:
         per = sim.lattice.area / 100 * max(state.cycle, 1) * sim.replicas  # nm² x cycles

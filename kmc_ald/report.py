@@ -28,7 +28,7 @@ import numpy as np
 from kmc_ald.analysis.clusters import cluster_labels
 from kmc_ald.analysis.cycles import element_atoms, nucleation_delay
 from kmc_ald.errors import KmcAldError
-from kmc_ald.io.runfile import Run, read_run
+from kmc_ald.io.runfile import RunRecord, read_run
 from kmc_ald.io.structures import ExportError, builder_for_run
 
 DPI = 150
@@ -43,7 +43,7 @@ class ReportError(KmcAldError, RuntimeError):
 
 @dataclass
 class _Context:
-    run: Run
+    run: RunRecord
     builder: object  # kmc_ald.io.structures.StructureBuilder
     weights: np.ndarray  # element atoms per species
     element: str | None
@@ -101,7 +101,7 @@ def write_report(run_file: str | Path, out_dir: str | Path,
 
 
 # -- frames ---------------------------------------------------------------------------------------
-def _chosen_frames(run: Run, n_phases: int, cycles: list[int] | None) -> list[int]:
+def _chosen_frames(run: RunRecord, n_phases: int, cycles: list[int] | None) -> list[int]:
     """Snapshot frames at the end of the chosen cycles (or the start, for cycle 0)."""
     if run.n_frames == 0:
         return []
@@ -128,7 +128,7 @@ def _ranges(values: list[int]) -> str:
     return ", ".join(map(str, values))
 
 
-def _frame_label(run: Run, frame: int) -> str:
+def _frame_label(run: RunRecord, frame: int) -> str:
     cycle = int(run.snapshots["cycle"][frame])
     return "start" if run.snapshots["phase_index"][frame] < 0 else f"cycle {cycle}"
 

@@ -22,3 +22,30 @@ def pytest_report_header(config):
 def scenario_text():
     """Text of a bundled scenario by name."""
     return lambda name: (SCENARIOS / f"{name}.yaml").read_text()
+
+
+@pytest.fixture(params=["numba", "host_shim", "host_shim_reversed", "cupy"])
+def backend(request, monkeypatch):
+    """Each backend of the parallel solver in turn, as a factory of fresh instances: the numba
+    twin, kernels/sweep.cu through the host shim (work items forwards and reversed), and CuPy
+    where a GPU is present. Simulations built in the test get it too (``select_backend`` is
+    patched), so one test body checks every backend."""
+    from kmc_ald.engine.backends import base
+
+    name = request.param
+    if name == "cupy":
+        reason = base.gpu_unavailable_reason()
+        if reason is not None:
+            pytest.skip(f"no GPU: {reason}")
+        from kmc_ald.engine.backends.gpu import CupyBackend
+        factory = CupyBackend
+    elif name == "numba":
+        from kmc_ald.engine.backends.cpu import NumbaBackend
+        factory = NumbaBackend
+    else:
+        from tests.support.hostshim import HostShimBackend
+
+        def factory():
+            return HostShimBackend(reverse=name.endswith("reversed"))
+    monkeypatch.setattr(base, "select_backend", lambda choice: factory())
+    return factory

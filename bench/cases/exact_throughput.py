@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.cases import reference_bkl as ref
-from kmc_ald.engine.simulation import CHUNK_EVENTS, Simulation
+from kmc_ald.engine.recipe import CHUNK_EVENTS
 from kmc_ald.scenario.load import load_scenario
+from kmc_ald.simulation import Simulation
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 LANGMUIR_EQUILIBRATE = 3.0  # s: coverage within 1e-4 of 2/3 (relaxation time 1/3 s)

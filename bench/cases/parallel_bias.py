@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from kmc_ald.analysis.clusters import island_density
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.resources import bundled_scenarios
 from kmc_ald.scenario.load import load_scenario
+from kmc_ald.simulation import Simulation
 
 STEP_PROBABILITIES = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.scenario.load import loads_scenario
+from kmc_ald.simulation import Simulation
 
 # A multi-species mechanism with everything a sweep can meet: adsorption with a footprint,
 # desorption, hops with nearest-neighbour bond counting, and a two-site ligand exchange.

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.resources import resolve_scenario
 from kmc_ald.scenario.load import load_scenario
+from kmc_ald.simulation import Simulation
 
 KEYS = ("loading", "single_atom_fraction", "mean_cluster_size", "deposited")
 

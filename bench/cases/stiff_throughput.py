@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.resources import bundled_scenarios
 from kmc_ald.scenario.load import load_scenario
+from kmc_ald.simulation import Simulation
 
 CHUNK = 1 << 18  # candidates or events per advance call
 

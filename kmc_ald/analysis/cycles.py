@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kmc_ald.analysis.clusters import cluster_labels
+from kmc_ald.engine.recipe import Observer
 from kmc_ald.model.compile import Mechanism
 from kmc_ald.scenario.schema import Deposit, formula_count, formula_mass
 from kmc_ald.surfaces.lattice import Lattice
@@ -192,3 +193,41 @@ def nucleation_delay(growth: np.ndarray, steady_fraction: float = 0.25) -> float
         return 0.0
     g0, g1 = growth[k - 1], growth[k]
     return float(k - 1 + (half - g0) / (g1 - g0))
+
+
+class CycleRows(Observer):
+    """The per-cycle statistics as an observer of the recipe loop (kmc_ald.engine.recipe): one
+    row per completed cycle into ``RunSummary.cycle_rows``, after the rows of the run it resumes.
+
+    Args:
+        model: The compiled scenario (it has a ``deposit`` section).
+        state: The state the loop advances (one surface, or replicas on a leading axis).
+        earlier: Rows of an earlier run this one continues, up to its checkpoint.
+    """
+
+    def __init__(self, model, state, earlier: list[dict[str, np.ndarray]] = ()):
+        scenario, mechanism = model.scenario, model.mechanism
+        formulas = {g: (scenario.gases[g].formula if g in scenario.gases else None)
+                    for g in mechanism.gases}
+        self.statistics = CycleStatistics(scenario.deposit, model.lattice, mechanism, formulas)
+        self.state, self.earlier = state, list(earlier)
+
+    def start(self, summary) -> None:
+        self.summary = summary
+        summary.cycle_rows.extend(self.earlier)
+
+    def cycle_end(self, events: np.ndarray, phase_coverage: np.ndarray | None) -> None:
+        if phase_coverage is None:  # a cycle resumed mid-way: its earlier phases are not known
+            return
+        state, rows, stats = self.state, self.summary.cycle_rows, self.statistics
+        replicas = state.occupation.shape[0] if state.occupation.ndim == 2 else 1
+        deposited = rows[-1]["deposited"] if rows else np.zeros(() if replicas == 1
+                                                                 else (replicas,))
+        if state.occupation.ndim == 1:
+            rows.append(stats.row(state.cycle, state.time, state.occupation, events,
+                                  float(deposited), phase_coverage))
+            return
+        # phase_coverage is [replica, phases, species]; every column gains a replica axis
+        each = [stats.row(state.cycle, state.time, state.occupation[r], events[r],
+                          float(deposited[r]), phase_coverage[r]) for r in range(replicas)]
+        rows.append({k: np.stack([row[k] for row in each]) for k in each[0]})

@@ -51,6 +51,7 @@ import h5py
 import numpy as np
 
 from kmc_ald import __version__
+from kmc_ald.engine.recipe import Observer, snapshot_due
 from kmc_ald.errors import RunFileError
 
 STATUS_LEN = 16
@@ -230,7 +231,7 @@ class RunFileWriter:
         return ds
 
     # -- appending ----------------------------------------------------------------------------
-    def add_history(self, run: Run) -> None:
+    def add_history(self, run: RunRecord) -> None:
         """Copy the rows of an earlier run up to its checkpoint (the start of a resumed run)."""
         cp = run.checkpoint
         keep = (run.coverage_step <= cp["events"]) & (run.coverage_time <= cp["time"])
@@ -400,10 +401,53 @@ def _version(module: str) -> str:
         return "unknown"
 
 
+class RunFileObserver(Observer):
+    """Writes what the recipe loop does (kmc_ald.engine.recipe) into a :class:`RunFileWriter`:
+    coverage samples, phase rows, snapshots where ``output.snapshots`` asks, per-cycle rows
+    (put into the summary by an observer before this one), and a checkpoint at each cycle end.
+
+    Args:
+        writer: The open writer.
+        model, state: The compiled scenario and the state the loop advances.
+        history: The run this one resumes (its rows are copied first), or None.
+    """
+
+    def __init__(self, writer: RunFileWriter, model, state, history: RunRecord | None = None):
+        self.writer, self.model, self.state, self.history = writer, model, state, history
+
+    def start(self, summary) -> None:
+        self.summary = summary
+        self._cycle_rows = len(summary.cycle_rows)  # those of the run it resumes are in history
+        if self.history is not None:
+            self.writer.add_history(self.history)
+        state = self.state
+        if state.cycle == 0 and state.phase == 0 and state.events == 0 and \
+                snapshot_due(self.model, -1, 0):
+            self.writer.add_snapshot(0, "", -1, state.time, state.events, state.occupation)
+
+    def sample(self, t: float, coverage: np.ndarray) -> None:
+        self.writer.add_coverage(self.state.events, t, coverage)
+
+    def phase_end(self, phase_index: int, row: tuple) -> None:
+        self.writer.add_phase(*row)
+        state = self.state
+        if snapshot_due(self.model, phase_index, state.cycle):
+            self.writer.add_snapshot(state.cycle + 1, row[1], phase_index, state.time,
+                                     state.events, state.occupation)
+
+    def cycle_end(self, events: np.ndarray, phase_coverage) -> None:
+        rows = self.summary.cycle_rows
+        for row in rows[self._cycle_rows:]:
+            self.writer.add_cycle(row)
+        self._cycle_rows = len(rows)
+        self.writer.end_cycle(self.state)
+
+
 # -- reading ------------------------------------------------------------------------------------
 @dataclass
-class Run:
-    """What a run file holds, as numpy arrays (see the module docstring for units)."""
+class RunRecord:
+    """What a run file holds, as numpy arrays (see the module docstring for units); not to be
+    confused with ``kmc_ald.scenario.schema.Run``, a scenario's run settings."""
 
     path: Path
     scenario: str
@@ -454,7 +498,7 @@ def _open(path: Path) -> h5py.File:
             raise RunFileError(f"{path}: not a readable kmc-ald run file ({err})") from None
 
 
-def read_run(path: str | Path) -> Run:
+def read_run(path: str | Path) -> RunRecord:
     """Read a run file, including one whose run was killed (up to its last flush)."""
     path = Path(path)
     with _open(path) as f:
@@ -478,7 +522,7 @@ def read_run(path: str | Path) -> Run:
                      else {})
         if snapshots:
             snapshots["phase"] = _decoded(snapshots["phase"])
-        return Run(cycles=cycles, cycles_units=units, snapshots=snapshots, path=path,
+        return RunRecord(cycles=cycles, cycles_units=units, snapshots=snapshots, path=path,
                    scenario=text[()].decode(),
                    overrides=tuple(text.attrs.get("overrides", ())), provenance=prov,
                    species=tuple(cov["value"].attrs["species"]),

@@ -39,13 +39,14 @@ import numpy as np
 
 from kmc_ald.analysis.clusters import cluster_labels
 from kmc_ald.analysis.cycles import element_atoms
+from kmc_ald.engine.recipe import Observer, snapshot_due
 from kmc_ald.errors import KmcAldError, RunFileError
 from kmc_ald.surfaces.lattice import Lattice
 
 if TYPE_CHECKING:
     import ase
 
-    from kmc_ald.io.runfile import Run
+    from kmc_ald.io.runfile import RunRecord
     from kmc_ald.scenario.schema import Scenario
 
 ADSORBATE_HEIGHT = 2.0  # Å, anchor atom above the site's top substrate atom (Pt-C ~2.0-2.1 Å)
@@ -242,7 +243,7 @@ def _as_formula(name: str) -> str | None:
 
 
 # -- from a run file ----------------------------------------------------------------------------
-def builder_for_run(run: Run) -> StructureBuilder:
+def builder_for_run(run: RunRecord) -> StructureBuilder:
     """The structure builder of a run file: on the lattice stored in it, so that atoms do not
     change when the builders do (a file from before the whole lattice was stored gets its
     lattice rebuilt from the scenario, checked against the stored site types)."""
@@ -265,7 +266,7 @@ def builder_for_run(run: Run) -> StructureBuilder:
     return StructureBuilder(scenario, lattice, run.species)
 
 
-def frame_atoms(run: Run, builder: StructureBuilder, frame: int, replica: int = 0) -> ase.Atoms:
+def frame_atoms(run: RunRecord, builder: StructureBuilder, frame: int, replica: int = 0) -> ase.Atoms:
     """One stored snapshot of a run as ``ase.Atoms``."""
     occupation = run.snapshot(frame)
     replicas = occupation.shape[0] if occupation.ndim == 2 else 1
@@ -284,17 +285,17 @@ def to_atoms(source: Any, frame: int = -1, *, replica: int = 0) -> ase.Atoms:
     """The surface as ``ase.Atoms``.
 
     Args:
-        source: A run file path, a :class:`~kmc_ald.io.runfile.Run`, or a simulation (anything
+        source: A run file path, a :class:`~kmc_ald.io.runfile.RunRecord`, or a simulation (anything
             with ``scenario``, ``lattice``, ``mechanism`` and ``state``: its current surface).
         frame: Snapshot index in the run file (negative counts from the end); ignored for a
             simulation.
         replica: Which replica, for runs with several.
     """
-    from kmc_ald.io.runfile import Run, read_run
+    from kmc_ald.io.runfile import RunRecord, read_run
 
     if isinstance(source, str | Path):
         source = read_run(source)
-    if isinstance(source, Run):
+    if isinstance(source, RunRecord):
         if source.n_frames == 0:
             raise ExportError(f"{source.path} holds no snapshots (output.snapshots.at is empty, "
                               "or the file predates snapshots)")
@@ -416,3 +417,27 @@ class TrajectoryStream:
 
     def close(self) -> None:
         self._file.close()
+
+
+class TrajectoryObserver(Observer):
+    """Streams every snapshot of a running recipe (kmc_ald.engine.recipe) into an extended-XYZ
+    file (``output.trajectory``), at the points ``output.snapshots`` asks for."""
+
+    def __init__(self, stream: TrajectoryStream, model, state):
+        self.stream, self.model, self.state = stream, model, state
+
+    def start(self, summary) -> None:
+        state = self.state
+        if state.cycle == 0 and state.phase == 0 and state.events == 0 and \
+                snapshot_due(self.model, -1, 0):
+            self.stream.write(state.occupation, cycle=0, phase="", time=state.time,
+                              step=state.events)
+
+    def phase_end(self, phase_index: int, row: tuple) -> None:
+        state = self.state
+        if snapshot_due(self.model, phase_index, state.cycle):
+            self.stream.write(state.occupation, cycle=state.cycle + 1, phase=row[1],
+                              time=state.time, step=state.events)
+
+    def close(self) -> None:
+        self.stream.close()

@@ -147,7 +147,7 @@ def test_help_and_check_do_not_load_the_compiled_engine():
 def test_a_second_run_does_not_compile_again(tmp_path):
     """numba caches the compiled solver: a new process loads it instead of compiling."""
     code = ("from kmc_ald.scenario.load import load_scenario; "
-            "from kmc_ald.engine.simulation import Simulation; "
+            "from kmc_ald.simulation import Simulation; "
             "from kmc_ald.engine.solvers import exact; "
             f"Simulation(load_scenario({LANGMUIR!r}, ('substrate.size=[8, 8]',))).run(); "
             "print(sum(exact._advance.stats.cache_misses.values()), "

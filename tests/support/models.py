@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.scenario.load import loads_scenario
+from kmc_ald.simulation import Simulation
 
 
 def scenario(body: str, *, lattice: str = "square", size: int = 32, duration: str = "1 s",

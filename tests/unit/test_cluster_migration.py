@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from kmc_ald.analysis.clusters import cluster_labels
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.errors import ScenarioError
 from kmc_ald.scenario.load import loads_scenario
+from kmc_ald.simulation import Simulation
 from tests.support.models import scenario, supports_hold
 
 INERT = """

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 from kmc_ald.analysis.cycles import AVOGADRO, CycleStatistics, nucleation_delay
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.errors import ScenarioError
 from kmc_ald.io.runfile import read_run
 from kmc_ald.model.compile import compile_mechanism
 from kmc_ald.scenario.load import loads_scenario
+from kmc_ald.simulation import Simulation
 from kmc_ald.surfaces import lattice_for
 
 TEXT = """

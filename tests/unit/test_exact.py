@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.engine.solvers.exact import ExactSolver
+from kmc_ald.simulation import Simulation
 from tests.support.models import scenario
 
 RICH = """

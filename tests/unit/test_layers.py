@@ -1,8 +1,8 @@
 """Dependencies point one way: a module imports only from its own layer or the layers below.
 
-Analysis (statistics of occupation arrays) and the run file (io) sit below the engine: they work
-on arrays and know nothing of solvers, so the engine can use both without a cycle. cli is the top
-and the only module that prints.
+The engine knows no file and no analysis: the run file, the trajectory stream and the per-cycle
+statistics are observers of its recipe loop, in io and analysis above it, and kmc_ald.simulation
+composes them. cli is the top and the only module that prints.
 """
 import ast
 from pathlib import Path
@@ -14,10 +14,10 @@ LAYERS = [
     {"units", "errors", "resources", "substrates", "__init__"},
     {"scenario"},
     {"surfaces", "model"},
+    {"engine"},
     {"analysis"},
     {"io"},
-    {"engine"},
-    {"sweep", "report", "cli"},
+    {"simulation", "sweep", "report", "cli"},
 ]
 
 

@@ -4,9 +4,9 @@ import pytest
 
 from kmc_ald.engine.backends.base import DOMAIN_SIZE
 from kmc_ald.engine.backends.cpu import NumbaBackend
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.engine.solvers.parallel import ParallelSolver
 from kmc_ald.model.compile import candidate_gaps, max_site_rate, thresholds
+from kmc_ald.simulation import Simulation
 from kmc_ald.surfaces.builders import SUBSTRATES, build_lattice
 from kmc_ald.surfaces.coloring import update_classes
 from tests.support.hostshim import HostShimBackend
@@ -50,11 +50,11 @@ def test_numba_twin_and_cuda_source_give_identical_trajectories(lattice, size, d
     assert np.all(counts_numba.sum(axis=0) > 0)
 
 
-def test_each_replica_equals_the_same_seed_run_alone():
+def test_each_replica_equals_the_same_seed_run_alone(backend):
     sc = rich()
-    batch_occ, batch_counts = run_backend(NumbaBackend(), sc, replicas=3, seed=40)
+    batch_occ, batch_counts = run_backend(backend(), sc, replicas=3, seed=40)
     for r in range(3):
-        occ, counts = run_backend(NumbaBackend(), sc, replicas=1, seed=40 + r)
+        occ, counts = run_backend(backend(), sc, replicas=1, seed=40 + r)
         np.testing.assert_array_equal(batch_occ[r], occ[0])
         np.testing.assert_array_equal(batch_counts[r], counts[0])
     assert not np.array_equal(batch_occ[0], batch_occ[1])
@@ -167,7 +167,13 @@ def load_island_nucleation(overrides):
                          ("substrate.size=[16, 16]", *overrides))
 
 
-def test_parallel_runs_resume_bit_identically():
+# The shim runs kernels/sweep.cu one launch at a time from Python, minutes for these whole runs;
+# it is checked against numba on the same launch code above, so these bodies run on numba and CuPy.
+COMPILED = pytest.mark.parametrize("backend", ["numba", "cupy"], indirect=True)
+
+
+@COMPILED
+def test_parallel_runs_resume_bit_identically(backend):
     whole = Simulation(rich(cycles=4), seed=9, solver="parallel", backend="cpu")
     whole.run()
     first = Simulation(rich(cycles=2), seed=9, solver="parallel", backend="cpu")
@@ -180,7 +186,7 @@ def test_parallel_runs_resume_bit_identically():
     assert resumed.state.counter == whole.state.counter and resumed.state.time == whole.state.time
 
 
-def test_parallel_trajectory_does_not_depend_on_sampling():
+def test_parallel_trajectory_does_not_depend_on_sampling(backend):
     a = Simulation(rich(samples=1), seed=3, solver="parallel", backend="cpu")
     b = Simulation(rich(samples=37), seed=3, solver="parallel", backend="cpu")
     a.run()
@@ -189,7 +195,8 @@ def test_parallel_trajectory_does_not_depend_on_sampling():
     assert a.state.time == b.state.time == 3.0
 
 
-def test_a_replica_ensemble_run_file_resumes_and_matches_single_runs(tmp_path):
+@COMPILED
+def test_a_replica_ensemble_run_file_resumes_and_matches_single_runs(tmp_path, backend):
     """Replicas through Simulation, the run file (replica axis) and resume."""
     ensemble = Simulation(rich(cycles=2), seed=20, solver="parallel", backend="cpu", replicas=3)
     summary = ensemble.run(tmp_path / "ens.h5")
@@ -261,8 +268,8 @@ def test_a_lone_adatom_does_not_drift():
 def stiff_run(samples=10, cycles=2, chunk=None, monkeypatch=None):
     """Two 0.5 s cycles of the stiff model on 16^2 sites, parallel solver, stiffness control."""
     if chunk is not None:
-        from kmc_ald.engine import simulation
-        monkeypatch.setattr(simulation, "CHUNK_EVENTS", chunk)
+        from kmc_ald.engine import recipe
+        monkeypatch.setattr(recipe, "CHUNK_EVENTS", chunk)
     sim = Simulation(stiffness_model(16, "0.5 s", seed=3, cycles=cycles, solver="parallel",
                                      separation=100, samples=samples))
     sim.run()
@@ -280,7 +287,8 @@ def test_stiffness_lengthens_the_time_step_and_keeps_the_phase_end():
     assert sim.state.event_counts[3] > 0
 
 
-def test_stiffness_windows_do_not_depend_on_sampling_or_chunking(monkeypatch):
+@COMPILED
+def test_stiffness_windows_do_not_depend_on_sampling_or_chunking(monkeypatch, backend):
     """Window ends are counted in sweeps: where the run pauses must not move them."""
     a = stiff_run(samples=1)
     b = stiff_run(samples=7, chunk=40, monkeypatch=monkeypatch)

@@ -10,10 +10,10 @@ import h5py
 import numpy as np
 import pytest
 
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.errors import RunFileError
 from kmc_ald.io.runfile import read_run
 from kmc_ald.scenario.load import load_scenario
+from kmc_ald.simulation import Simulation
 
 ROOT = Path(__file__).resolve().parents[2]
 

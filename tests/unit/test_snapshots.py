@@ -3,10 +3,10 @@ resume, and streamed to an extended-XYZ trajectory when asked."""
 import numpy as np
 import pytest
 
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.errors import ScenarioError
 from kmc_ald.io.runfile import read_run
 from kmc_ald.scenario.load import loads_scenario
+from kmc_ald.simulation import Simulation
 
 TEXT = """
 description: deposition and hops on a square lattice

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.errors import ScenarioError
 from kmc_ald.scenario.load import loads_scenario
+from kmc_ald.simulation import Simulation
 from kmc_ald.surfaces.builders import add_stack, build_lattice
 from tests.support.models import scenario, supports_hold
 

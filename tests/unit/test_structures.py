@@ -8,11 +8,11 @@ import pytest
 from ase.io import read
 
 from kmc_ald.analysis.clusters import cluster_labels
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.io.runfile import read_run
 from kmc_ald.io.structures import ExportError, export, fragment, select_frames, to_atoms
 from kmc_ald.resources import resolve_scenario
 from kmc_ald.scenario.load import load_scenario
+from kmc_ald.simulation import Simulation
 from tests.support.models import scenario
 
 ARRAYS = ("kmc_species", "site_type", "layer", "cluster_id", "site_index")

@@ -22,8 +22,8 @@ import math
 import numpy as np
 import pytest
 
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.scenario.load import load_scenario
+from kmc_ald.simulation import Simulation
 from tests.conftest import SCENARIOS
 
 PATH = SCENARIOS / "al2o3_tma_h2o.yaml"

@@ -15,7 +15,7 @@ Tolerances: 4 standard errors of the mean over those windows.
 import numpy as np
 import pytest
 
-from kmc_ald.engine.simulation import Simulation
+from kmc_ald.simulation import Simulation
 from tests.support.models import scenario
 
 HOP = """

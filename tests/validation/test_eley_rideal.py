@@ -12,8 +12,8 @@ neighbour dependence the mean-field equations are exact:
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.scenario.load import loads_scenario
+from kmc_ald.simulation import Simulation
 from kmc_ald.units import hertz_knudsen_flux
 
 S_R, S_A, GAMMA = 1.0e-3, 2.0e-3, 0.5e-3

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from kmc_ald.analysis.clusters import island_density
-from kmc_ald.engine.simulation import Simulation
+from kmc_ald.simulation import Simulation
 from tests.support.models import scenario
 
 NUCLEATION = """

@@ -10,7 +10,7 @@ with no finite-size correction. Tolerances are 4 standard errors of the mean ove
 """
 import numpy as np
 
-from kmc_ald.engine.simulation import Simulation
+from kmc_ald.simulation import Simulation
 from tests.support.models import scenario
 
 KB = 8.617333262e-5  # Boltzmann constant [eV/K], CODATA 2018, written out independently of kmc_ald

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from kmc_ald.analysis.clusters import cluster_labels
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.scenario.load import load_scenario
+from kmc_ald.simulation import Simulation
 from tests.conftest import ROOT
 from tests.support.models import supports_hold
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from ase.formula import Formula
 
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.scenario.load import load_scenario
+from kmc_ald.simulation import Simulation
 from tests.conftest import ROOT
 
 SCENARIO = ROOT / "scenarios/pt_n_graphene.yaml"

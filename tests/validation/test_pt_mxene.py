@@ -6,8 +6,8 @@ after 40 cycles. Four seeds of the bundled 20 nm x 20 nm scenario (about 0.3 s e
 import numpy as np
 import pytest
 
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.scenario.load import load_scenario
+from kmc_ald.simulation import Simulation
 from tests.conftest import ROOT
 
 SCENARIO = ROOT / "scenarios/pt_mxene.yaml"

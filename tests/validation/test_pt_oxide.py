@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from kmc_ald.analysis.cycles import nucleation_delay
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.scenario.load import load_scenario
+from kmc_ald.simulation import Simulation
 from tests.conftest import ROOT
 from tests.support.models import supports_hold
 

@@ -10,7 +10,7 @@ Tolerances are 4 standard errors from the spread over independent replicas (fixe
 """
 import numpy as np
 
-from kmc_ald.engine.simulation import Simulation
+from kmc_ald.simulation import Simulation
 from tests.support.models import scenario
 
 THETA_J = 0.3641323

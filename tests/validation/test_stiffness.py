@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from kmc_ald.analysis.clusters import cluster_sizes
-from kmc_ald.engine.simulation import Simulation
 from kmc_ald.resources import bundled_scenarios
 from kmc_ald.scenario.load import load_scenario
+from kmc_ald.simulation import Simulation
 
 
 def model(size: int = 32, duration: str = "4 s", seed: int = 1, cycles: int = 1,

@@ -1,0 +1,219 @@
+"""A scenario ready to run: the composition users meet (scenario → Model → solver → state →
+observers), in the Python API and behind the command line.
+
+:class:`Simulation` compiles the scenario once (kmc_ald.model.compile.compile_scenario), asks the
+chosen solver whether it can run it, builds it, and runs the recipe loop
+(kmc_ald.engine.recipe.run_recipe) with the observers a run needs: per-cycle statistics when the
+scenario has a ``deposit`` section, the stack-height warning, and, with an output file, the run
+file and the trajectory stream. Extra observers can be passed to :meth:`Simulation.run`. It never
+prints. Times in s.
+
+Example:
+    >>> from kmc_ald.scenario.load import load_scenario
+    >>> sim = Simulation(load_scenario("scenarios/langmuir.yaml"), seed=3)
+    >>> summary = sim.run()
+    >>> round(float(summary.coverage[-1, 1]), 1)      # theta_eq = 2 / (2 + 1)
+    0.7
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from kmc_ald.engine.recipe import (
+    Observer,
+    Progress,
+    RunSummary,
+    StackHeightWarning,
+    coverage,
+    run_recipe,
+)
+from kmc_ald.engine.state import State
+from kmc_ald.model.compile import compile_scenario
+from kmc_ald.scenario.schema import Scenario
+
+__all__ = ["Simulation", "Progress", "RunSummary"]
+
+
+class Simulation:
+    """A scenario ready to run with a solver.
+
+    Args:
+        scenario: A validated scenario (kmc_ald.scenario.load.load_scenario).
+        seed: Overrides ``run.seed`` for the random stream (the substrate's site types stay
+            placed by ``run.seed``, so replicas differ in kinetics, not in the surface).
+        solver: ``"exact"`` (serial BKL, the reference) or ``"parallel"`` (sublattice sweeps on
+            a backend); overrides ``run.solver``.
+        backend: ``"auto"``, ``"cpu"`` or ``"gpu"`` for the parallel solver; overrides
+            ``run.backend``. The exact solver always runs on the CPU.
+        replicas: Independent copies of the surface run together (parallel solver only);
+            replica r uses seed + r and equals that seed run alone. With more than one, the
+            state, coverages and event counts gain a replica axis after the sample axis.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, solver: str | None = None,
+                 backend: str | None = None, replicas: int = 1):
+        self.scenario = scenario
+        self.seed = scenario.run.seed if seed is None else int(seed)
+        self.model = compile_scenario(scenario)
+        self.replicas = int(replicas)
+        occupation = self.model.occupation.copy()
+        counts = np.zeros(self.mechanism.n_events, dtype=np.int64)
+        if self.replicas > 1:
+            occupation = np.repeat(occupation[None], self.replicas, axis=0)
+            counts = np.zeros((self.replicas, self.mechanism.n_events), dtype=np.int64)
+        self.state = State(occupation, counts)
+        solver = solver or scenario.run.solver
+        backend = backend or scenario.run.backend
+        stiffness = scenario.run.stiffness
+        from kmc_ald.engine.solvers.exact import ExactSolver
+        from kmc_ald.engine.solvers.parallel import ParallelSolver
+        solver_class = ExactSolver if solver == "exact" else ParallelSolver
+        limit = solver_class.unsupported(self.model, replicas=self.replicas, backend=backend,
+                                         stiffness=stiffness is not None,
+                                         **({} if solver == "exact" else
+                                            {"step_probability": scenario.run.step_probability}))
+        if limit is not None:
+            raise limit.error(scenario)
+        from kmc_ald.engine.stiffness import StiffnessControl
+        control = (None if stiffness is None
+                   else StiffnessControl(self.mechanism.reverse, stiffness.separation))
+        #: why the run is not on the GPU (None when it is, or when the CPU was asked for);
+        #: shown by the CLI and written into the run file's provenance
+        self.backend_reason = None
+        if solver == "exact":
+            self.solver = ExactSolver(self.model, self.seed, control)
+            self.backend = "cpu"
+            if backend == "auto":
+                self.backend_reason = "the exact solver runs on the CPU only"
+        else:
+            from kmc_ald.engine.backends.base import gpu_unavailable_reason, select_backend
+            device = select_backend(backend)
+            self.solver = ParallelSolver(self.model, self.seed, device,
+                                         scenario.run.step_probability, self.replicas,
+                                         stiffness=control)
+            self.backend = device.name
+            if backend == "auto" and device.name == "cpu":
+                self.backend_reason = f"gpu unavailable: {gpu_unavailable_reason()}"
+        self._history = None  # the earlier run this one resumes, if any
+
+    @property
+    def lattice(self):
+        """The model's lattice (kmc_ald.surfaces.lattice.Lattice)."""
+        return self.model.lattice
+
+    @property
+    def mechanism(self):
+        """The model's compiled mechanism (kmc_ald.model.compile.Mechanism)."""
+        return self.model.mechanism
+
+    @property
+    def rates(self):
+        """The model's rate tables (kmc_ald.model.compile.RateTables)."""
+        return self.model.rates
+
+    def coverage(self) -> np.ndarray:
+        """Fraction of surface sites holding each species (index 0: empty), per replica."""
+        return coverage(self.model, self.state.occupation)
+
+    def observers(self) -> list[Observer]:
+        """The observers every run has: per-cycle statistics (with a ``deposit`` section) and
+        the stack-height warning."""
+        out: list[Observer] = []
+        if self.scenario.deposit is not None:
+            from kmc_ald.analysis.cycles import CycleRows
+            history = self._history
+            earlier = []
+            if history is not None and history.cycles:
+                done = history.cycles["cycle"] <= self.state.cycle
+                earlier = [{k: v[i] for k, v in history.cycles.items()}
+                           for i in np.flatnonzero(done)]
+            out.append(CycleRows(self.model, self.state, earlier))
+        out.append(StackHeightWarning(self.model, self.state))
+        return out
+
+    def run(self, output: str | Path | None = None, *, overwrite: bool = False,
+            progress: Callable[[Progress], None] | None = None,
+            observers: Sequence[Observer] = ()) -> RunSummary:
+        """Run every remaining cycle of the recipe; write the run file if ``output`` is given.
+
+        A resumed simulation (:meth:`resume`) writes the earlier run's rows first, so the new
+        file holds the whole run. ``observers`` are called after the built-in ones.
+        """
+        built_in = self.observers()
+        if output is None:
+            return run_recipe(self.model, self.solver, self.state, [*built_in, *observers],
+                              progress)
+        from kmc_ald.io.runfile import RunFileObserver, RunFileWriter
+
+        history = self._history
+        stream = self._trajectory(overwrite)  # before the run file: a refusal leaves no file
+        try:
+            with RunFileWriter(output, scenario_text=self.scenario.text,
+                               overrides=self.scenario.overrides, lattice=self.lattice,
+                               mechanism=self.mechanism, rates=self.rates,
+                               solver=self.solver.name, backend=self.backend,
+                               backend_reason=self.backend_reason, seed=self.seed,
+                               replicas=self.replicas, overwrite=overwrite,
+                               resumed_from=None if history is None else history.path) as writer:
+                # after the statistics, whose rows the run file writes
+                recorders: list[Observer] = [RunFileObserver(writer, self.model, self.state,
+                                                             history)]
+                if stream is not None:
+                    from kmc_ald.io.structures import TrajectoryObserver
+                    recorders.append(TrajectoryObserver(stream, self.model, self.state))
+                    stream = None  # the observer closes it
+                return run_recipe(self.model, self.solver, self.state,
+                                  [*built_in, *recorders, *observers], progress)
+        finally:
+            if stream is not None:
+                stream.close()
+
+    @classmethod
+    def resume(cls, path: str | Path, overrides: tuple[str, ...] = ()) -> Simulation:
+        """The run stored in a run file, continued from its checkpoint, bit-identically.
+
+        Args:
+            path: A run file with a checkpoint (at least one flushed cycle).
+            overrides: Extra ``PATH=VALUE`` overrides, e.g. ``("recipe.cycles=200",)`` to extend
+                a finished run. Changing anything but the number of cycles breaks the identity
+                with an uninterrupted run, and is the caller's responsibility.
+        """
+        from kmc_ald.errors import RunFileError
+        from kmc_ald.io.runfile import read_run
+        from kmc_ald.scenario.load import loads_scenario
+
+        run = read_run(path)
+        cp = run.checkpoint
+        if cp is None:
+            raise RunFileError(f"{path} holds no checkpoint (no cycle was completed and "
+                               "flushed); run the scenario again instead")
+        scenario = loads_scenario(run.scenario, f"{path}:parameters/scenario",
+                                  (*run.overrides, *overrides))
+        sim = cls(scenario, seed=int(run.provenance["seed"]), solver=run.provenance["solver"],
+                  replicas=int(run.provenance.get("replicas", 1)))
+        if cp["occupation"].shape != sim.state.occupation.shape:
+            raise RunFileError(f"{path}: the checkpoint holds {cp['occupation'].shape} sites "
+                               f"(replicas x sites) but the scenario builds "
+                               f"{sim.state.occupation.shape}")
+        sim.state = State(cp["occupation"].astype(np.uint8), cp["event_counts"].astype(np.int64),
+                          float(cp["time"]), int(cp["counter"]), int(cp["events"]),
+                          int(cp["cycle"]), int(cp["phase"]), cp["scale"].astype(float),
+                          cp["window_start"].astype(np.int64))
+        sim._history = run
+        return sim
+
+    def _trajectory(self, overwrite: bool):
+        """The extended-XYZ stream of ``output.trajectory`` (written with a run file), or None.
+
+        A resumed run appends to it (frames of a cycle cut short by a kill may then appear
+        twice); a new run replaces it only when it may replace the run file.
+        """
+        path = self.scenario.output.trajectory
+        if path is None:
+            return None
+        from kmc_ald.io.structures import TrajectoryStream
+        return TrajectoryStream(path, self.scenario, self.lattice, self.mechanism.species,
+                                append=self._history is not None, overwrite=overwrite)
