@@ -14,3 +14,13 @@ KMC_KERNEL void philox_fill(uint32_t* KMC_RESTRICT out, int64_t n, uint32_t c0, 
         out[4 * i + 3] = r.w;
     }
 }
+
+// Unit exponential waiting times (kmc_exponential) of word pairs: checked against the numba twin
+// (kmc_ald.engine.rng.exponential), bit for bit, on the host and on a device.
+KMC_KERNEL void exponential_fill(double* KMC_RESTRICT out, const uint32_t* KMC_RESTRICT words,
+                                 int64_t n)
+{
+    for (int64_t i = KMC_GLOBAL_ID; i < n; i += KMC_GLOBAL_SIZE) {
+        out[i] = kmc_exponential(words[2 * i], words[2 * i + 1]);
+    }
+}

@@ -105,11 +105,13 @@ def run(scenario: ScenarioArg,
             case_sensitive=False, help="exact (serial, the reference) or parallel (sublattice "
             "sweeps; GPU or CPU); default: run.solver.")] = None,
         backend: Annotated[BackendChoice | None, typer.Option(
-            case_sensitive=False, help="Where the parallel solver runs; auto uses the GPU when "
-            "CuPy finds one; default: run.backend.")] = None,
+            case_sensitive=False, help="Where the parallel solver, or the exact solver's "
+            "replicas, run; auto uses the GPU when CuPy finds one; default: run.backend.")
+                                   ] = None,
         replicas: Annotated[int, typer.Option(
-            min=1, help="Independent copies of the surface, run together (parallel solver); "
-            "the summary gives mean ± standard error.")] = 1,
+            min=1, help="Independent copies of the surface, run together; replica r uses "
+            "seed + r (the exact solver runs them as an ensemble, on CPU cores or a GPU); the "
+            "summary gives mean ± standard error.")] = 1,
         overwrite: Annotated[bool, typer.Option(help="Replace an existing run file.")] = False,
         progress: Annotated[bool, typer.Option(help="Show a progress bar (on a terminal).")
                             ] = True) -> None:
@@ -352,30 +354,43 @@ def check(scenario: ScenarioArg, overrides: SetOpt = None) -> None:
 
 
 def _print_solver_support(model) -> None:
-    """Which solver and backend can run the model, and why the others cannot."""
+    """Which solver and backend can run the model, and why the others cannot; and where
+    ``kmc-ald run`` would run it, with and without --replicas."""
     from kmc_ald.engine.backends.base import gpu_unavailable_reason
     from kmc_ald.engine.solvers import exact_unsupported, parallel_unsupported
 
     run = model.scenario.run
     gpu = gpu_unavailable_reason()
     table = Table(title="solvers for this scenario")
-    for column in ("solver", "backend", "can run it"):
+    for column in ("solver", "backend", "surfaces", "can run it"):
         table.add_column(column)
-    for name, unsupported, extra in (
-            ("exact", exact_unsupported, {}),
-            ("parallel", parallel_unsupported, {"step_probability": run.step_probability})):
+    for name, unsupported, extra, surfaces in (
+            ("exact", exact_unsupported, {}, ((1, "one"), (2, "replicas (ensemble)"))),
+            ("parallel", parallel_unsupported, {"step_probability": run.step_probability},
+             ((1, "one or replicas"),))):
         for backend in ("cpu", "gpu"):
-            limit = unsupported(model, backend=backend, stiffness=run.stiffness is not None,
-                                **extra)
-            if limit is None and backend == "gpu" and gpu is not None:
-                answer = f"[yellow]not here[/]: {_escape(gpu)}"
-            elif limit is None:
-                answer = "[green]yes[/]"
-            else:
-                answer = f"[red]no[/]: {_escape(limit.reason)}"
-            mark = " (run.solver)" if name == run.solver and backend == "cpu" else ""
-            table.add_row(name + mark, backend, answer)
+            for replicas, label in surfaces:
+                limit = unsupported(model, backend=backend, replicas=replicas,
+                                    stiffness=run.stiffness is not None, **extra)
+                if limit is None and backend == "gpu" and gpu is not None:
+                    answer = f"[yellow]not here[/]: {_escape(gpu)}"
+                elif limit is None:
+                    answer = "[green]yes[/]"
+                else:
+                    answer = f"[red]no[/]: {_escape(limit.reason)}"
+                mark = " (run.solver)" if name == run.solver and backend == "cpu" else ""
+                table.add_row(name + mark, backend, label, answer)
     out.print(table)
+    on_gpu = run.backend != "cpu" and gpu is None
+    where = "gpu" if on_gpu else "cpu"
+    why = ("" if on_gpu or run.backend == "cpu" else f" (gpu unavailable: {_escape(gpu)})")
+    if run.solver == "exact":
+        out.print(f"kmc-ald run uses the exact solver on the cpu for one surface, and on the "
+                  f"{where} for --replicas N{why} (run.backend = {run.backend})",
+                  highlight=False)
+    else:
+        out.print(f"kmc-ald run uses the parallel solver on the {where}{why} (run.backend = "
+                  f"{run.backend})", highlight=False)
 
 
 @app.command()
@@ -453,7 +468,8 @@ def info() -> None:
     import numba
     table.add_row("CPU threads", f"{numba.config.NUMBA_NUM_THREADS} (numba, "
                   f"layer {numba.config.THREADING_LAYER})")
-    table.add_row("backend cpu", "available (exact solver; parallel solver on numba)")
+    table.add_row("backend cpu", "available: exact solver (one surface, or --replicas over "
+                  "the numba threads), parallel solver")
     table.add_row("backend gpu", _escape(describe_gpu()))
     import shutil
     nvcc = shutil.which("nvcc")

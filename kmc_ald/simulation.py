@@ -44,13 +44,13 @@ class Simulation:
         scenario: A validated scenario (kmc_ald.scenario.load.load_scenario).
         seed: Overrides ``run.seed`` for the random stream (the substrate's site types stay
             placed by ``run.seed``, so replicas differ in kinetics, not in the surface).
-        solver: ``"exact"`` (serial BKL, the reference) or ``"parallel"`` (sublattice sweeps on
-            a backend); overrides ``run.solver``.
-        backend: ``"auto"``, ``"cpu"`` or ``"gpu"`` for the parallel solver; overrides
-            ``run.backend``. The exact solver always runs on the CPU.
-        replicas: Independent copies of the surface run together (parallel solver only);
-            replica r uses seed + r and equals that seed run alone. With more than one, the
-            state, coverages and event counts gain a replica axis after the sample axis.
+        solver: ``"exact"`` (rejection-free BKL, the reference) or ``"parallel"`` (sublattice
+            sweeps on a backend); overrides ``run.solver``.
+        backend: ``"auto"``, ``"cpu"`` or ``"gpu"``; overrides ``run.backend``. The exact
+            solver runs one surface on the CPU, and replicas on either (the ensemble solver).
+        replicas: Independent copies of the surface run together; replica r uses seed + r and
+            equals that seed run alone (bit for bit with the exact solver). With more than one,
+            the state, coverages and event counts gain a replica axis after the sample axis.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None, solver: str | None = None,
@@ -83,11 +83,24 @@ class Simulation:
         #: why the run is not on the GPU (None when it is, or when the CPU was asked for);
         #: shown by the CLI and written into the run file's provenance
         self.backend_reason = None
-        if solver == "exact":
+        if solver == "exact" and self.replicas > 1:
+            from kmc_ald.engine.backends.base import (
+                gpu_unavailable_reason,
+                select_ensemble_backend,
+            )
+            from kmc_ald.engine.solvers.ensemble import EnsembleSolver
+            from kmc_ald.model.points import point_set
+            self.solver = EnsembleSolver(point_set([self.model]), self.seed, self.replicas,
+                                         select_ensemble_backend(backend))
+            self.state = self.solver.initial_state()
+            self.backend = self.solver.backend_name
+            if backend == "auto" and self.backend == "cpu":
+                self.backend_reason = f"gpu unavailable: {gpu_unavailable_reason()}"
+        elif solver == "exact":
             self.solver = ExactSolver(self.model, self.seed, control)
             self.backend = "cpu"
             if backend == "auto":
-                self.backend_reason = "the exact solver runs on the CPU only"
+                self.backend_reason = "one surface runs on the CPU (a GPU runs replicas)"
         else:
             from kmc_ald.engine.backends.base import gpu_unavailable_reason, select_backend
             device = select_backend(backend)
@@ -123,11 +136,11 @@ class Simulation:
         the stack-height warning."""
         out: list[Observer] = []
         if self.scenario.deposit is not None:
-            from kmc_ald.analysis.cycles import CycleRows
+            from kmc_ald.analysis.cycles import CycleRows, cycle_numbers
             history = self._history
             earlier = []
             if history is not None and history.cycles:
-                done = history.cycles["cycle"] <= self.state.cycle
+                done = cycle_numbers(history.cycles) <= self.state.cycle
                 earlier = [{k: v[i] for k, v in history.cycles.items()}
                            for i in np.flatnonzero(done)]
             out.append(CycleRows(self.model, self.state, earlier))
@@ -198,8 +211,13 @@ class Simulation:
             raise RunFileError(f"{path}: the checkpoint holds {cp['occupation'].shape} sites "
                                f"(replicas x sites) but the scenario builds "
                                f"{sim.state.occupation.shape}")
+        counter = np.asarray(cp["counter"], dtype=np.int64)
+        if counter.shape != np.shape(sim.state.counter):
+            raise RunFileError(f"{path}: the checkpoint holds {counter.size} draw counter(s) "
+                               f"but the run needs {np.size(sim.state.counter)}")
         sim.state = State(cp["occupation"].astype(np.uint8), cp["event_counts"].astype(np.int64),
-                          float(cp["time"]), int(cp["counter"]), int(cp["events"]),
+                          float(cp["time"]), counter if counter.ndim else int(counter),
+                          int(cp["events"]),
                           int(cp["cycle"]), int(cp["phase"]), cp["scale"].astype(float),
                           cp["window_start"].astype(np.int64))
         sim._history = run

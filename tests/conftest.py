@@ -49,3 +49,30 @@ def backend(request, monkeypatch):
             return HostShimBackend(reverse=name.endswith("reversed"))
     monkeypatch.setattr(base, "select_backend", lambda choice: factory())
     return factory
+
+
+@pytest.fixture(params=["numba", "host_shim", "host_shim_reversed", "cupy"])
+def ensemble_backend(request, monkeypatch):
+    """Each backend of the ensemble solver in turn, as a factory: the numba threads,
+    kernels/ensemble.cu through the host shim (replicas forwards and reversed), and CuPy where a
+    GPU is present. Simulations built in the test get it too (``select_ensemble_backend`` is
+    patched)."""
+    from kmc_ald.engine.backends import base
+
+    name = request.param
+    if name == "cupy":
+        reason = base.gpu_unavailable_reason()
+        if reason is not None:
+            pytest.skip(f"no GPU: {reason}")
+        from kmc_ald.engine.backends.gpu import CupyEnsemble
+        factory = CupyEnsemble
+    elif name == "numba":
+        from kmc_ald.engine.backends.cpu import NumbaEnsemble
+        factory = NumbaEnsemble
+    else:
+        from tests.support.hostshim import HostShimEnsemble
+
+        def factory():
+            return HostShimEnsemble(reverse=name.endswith("reversed"))
+    monkeypatch.setattr(base, "select_ensemble_backend", lambda choice: factory)
+    return factory

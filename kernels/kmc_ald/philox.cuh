@@ -26,3 +26,31 @@ KMC_DEVICE kmc_u32x4 kmc_philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, ui
     kmc_u32x4 out = {c0, c1, c2, c3};
     return out;
 }
+
+// Two 32-bit words -> a double in [0, 1) with 53 random bits (kmc_ald.engine.rng.unit_interval).
+KMC_DEVICE double kmc_unit_interval(uint32_t hi, uint32_t lo)
+{
+    return (double)((uint64_t)(hi >> 5) * 67108864ull + (uint64_t)(lo >> 6))
+           / 9007199254740992.0;
+}
+
+// -ln(1 - U) for U = kmc_unit_interval(hi, lo), with frexp, +, -, *, / only, in the order of
+// kmc_ald.engine.rng.exponential (see there), so that CUDA and the CPU give the same double.
+// Compiled without FMA contraction (NVRTC --fmad=false, g++ -ffp-contract=off).
+KMC_DEVICE double kmc_exponential(uint32_t hi, uint32_t lo)
+{
+    const uint64_t j = (uint64_t)(hi >> 5) * 67108864ull + (uint64_t)(lo >> 6);
+    int e = 0;
+    double m = KMC_FREXP((double)(9007199254740992ull - j), &e);
+    if (m < 0.70710678118654752440) {
+        m = m * 2.0;
+        e -= 1;
+    }
+    const double s = (m - 1.0) / (m + 1.0);
+    const double s2 = s * s;
+    double r = 1.0 / 23.0;
+    for (int k = 21; k > 1; k -= 2) r = r * s2 + 1.0 / (double)k;
+    const double half_log_m = s + s * (s2 * r);
+    const double kk = (double)(53 - e);
+    return kk * 6.93147180369123816490e-01 + (kk * 1.90821492927058770002e-10 - 2.0 * half_log_m);
+}

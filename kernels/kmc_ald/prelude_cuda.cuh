@@ -20,3 +20,4 @@ typedef unsigned long long uint64_t;
 #define KMC_WORK_ITEM(it, n) (it)
 #define KMC_ATOMIC_ADD_U64(ptr, value) atomicAdd((unsigned long long*)(ptr), (unsigned long long)(value))
 #define KMC_MULHI32(a, b) __umulhi((a), (b))
+#define KMC_FREXP(x, e) frexp((x), (e))

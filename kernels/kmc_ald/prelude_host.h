@@ -15,3 +15,4 @@ extern "C" void kmc_shim_set_reverse(int on) { kmc_shim_reverse = on; }
 #define KMC_WORK_ITEM(it, n) (kmc_shim_reverse ? (n) - 1 - (it) : (it))
 #define KMC_ATOMIC_ADD_U64(ptr, value) (*(ptr) += (uint64_t)(value))
 #define KMC_MULHI32(a, b) ((uint32_t)(((uint64_t)(a) * (uint64_t)(b)) >> 32))
+#define KMC_FREXP(x, e) __builtin_frexp((x), (e))

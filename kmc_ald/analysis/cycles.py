@@ -169,6 +169,12 @@ class CycleStatistics:
         }
 
 
+def cycle_numbers(cycles: dict[str, np.ndarray]) -> np.ndarray:
+    """The cycle number of each row of per-cycle statistics (the same for every replica)."""
+    numbers = np.asarray(cycles["cycle"])
+    return numbers if numbers.ndim == 1 else numbers[:, 0]
+
+
 def nucleation_delay(growth: np.ndarray, steady_fraction: float = 0.25) -> float:
     """Cycles until growth per cycle first reaches half its steady value.
 

@@ -100,7 +100,9 @@ def coverage(model: Model, occupation: np.ndarray) -> np.ndarray:
     lattice = model.lattice
     n_species = len(model.mechanism.species)
     surface = occupation[..., lattice.layer == 0].reshape(-1, lattice.n_surface_sites)
-    counts = np.stack([np.bincount(s, minlength=n_species) for s in surface])
+    replicas = surface.shape[0]
+    index = surface + (n_species * np.arange(replicas))[:, None]  # one bincount for all
+    counts = np.bincount(index.ravel(), minlength=replicas * n_species).reshape(replicas, -1)
     counts = counts[0] if occupation.ndim == 1 else counts
     return counts / lattice.n_surface_sites
 

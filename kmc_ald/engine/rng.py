@@ -11,6 +11,8 @@ every product is masked to 32 bits.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -57,6 +59,36 @@ def draw(index, sub, stream, k0, k1):
 def unit_interval(hi, lo):
     """Two 32-bit words -> a double in [0, 1) with 53 random bits."""
     return float((np.uint64(hi) >> np.uint64(5)) * _TWO26 + (np.uint64(lo) >> np.uint64(6))) / _TWO53
+
+
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: k * _LN2_HI is exact for |k| < 2^21
+_LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
+_SQRT_HALF = 0.70710678118654752440
+
+
+@njit(cache=True, nogil=True, inline="always")
+def exponential(hi, lo):
+    """-ln(1 - U) for U = unit_interval(hi, lo): a unit exponential waiting time.
+
+    Written with frexp, +, -, * and / only, in an order that kernels/kmc_ald/philox.cuh repeats,
+    so that CUDA and the CPU give the same double (a library log differs between the two in the
+    last bit now and then). 1 - U = N / 2^53 with N an integer in [1, 2^53], so
+    -ln(1 - U) = (53 - e) ln 2 - ln m for N = m 2^e, m in [1/sqrt 2, sqrt 2), and
+    ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, summed to s^23 (error < 1e-19 of s).
+    """
+    j = (np.uint64(hi) >> np.uint64(5)) * _TWO26 + (np.uint64(lo) >> np.uint64(6))
+    m, e = math.frexp(float(np.uint64(9007199254740992) - j))
+    if m < _SQRT_HALF:
+        m = m * 2.0
+        e -= 1
+    s = (m - 1.0) / (m + 1.0)
+    s2 = s * s
+    r = 1.0 / 23.0
+    for k in range(21, 1, -2):
+        r = r * s2 + 1.0 / k
+    half_log_m = s + s * (s2 * r)
+    k = float(53 - e)
+    return k * _LN2_HI + (k * _LN2_LO - 2.0 * half_log_m)
 
 
 def split_seed(seed: int) -> tuple[int, int]:

@@ -18,8 +18,9 @@ class State:
         occupation: Species index on each site (0 = empty), uint8 ``[n_sites]``.
         event_counts: Events executed so far, per event type, int64 ``[n_events]``.
         time: Simulated time of the last event or phase boundary [s].
-        counter: Position in the random stream: draws consumed (exact solver), or sweeps done
-            (parallel solver, whose blocks are counted by sweep).
+        counter: Position in the random stream: draws consumed (exact solver; one per replica,
+            int64 ``[replicas]``, in an ensemble), or sweeps done (parallel solver, whose blocks
+            are counted by sweep).
         events: Events executed so far (all types).
         cycle: Index of the cycle being run (0-based).
         phase: Index of the next phase to run within the cycle.
@@ -48,6 +49,7 @@ class State:
         return np.bincount(self.occupation, minlength=n_species)
 
     def copy(self) -> State:
-        return State(self.occupation.copy(), self.event_counts.copy(), self.time, self.counter,
+        counter = self.counter.copy() if isinstance(self.counter, np.ndarray) else self.counter
+        return State(self.occupation.copy(), self.event_counts.copy(), self.time, counter,
                      self.events, self.cycle, self.phase, self.scale.copy(),
                      self.window_start.copy())

@@ -27,8 +27,9 @@ Layout (units in each dataset's ``units`` attribute)::
                                   shape, n_nearest: the Lattice itself (read_lattice)
     kmc_ald/mechanism/            species, events, gases, rates [phases, events, site types,
                                   bonds] [1/s]
-    kmc_ald/checkpoint/           occupation, time, counter, events, event_counts, cycle, phase,
-                                  scale, window_start: the state after the last completed cycle
+    kmc_ald/checkpoint/           occupation, time, counter ([replicas] for the exact solver's
+                                  replicas), events, event_counts, cycle, phase, scale,
+                                  window_start: the state after the last completed cycle
 
 Rows are buffered in memory and appended in blocks at the end of a cycle (at most once per second
 of wall time, and always at the end of the run); every flush leaves a consistent file: it
@@ -51,6 +52,7 @@ import h5py
 import numpy as np
 
 from kmc_ald import __version__
+from kmc_ald.analysis.cycles import cycle_numbers
 from kmc_ald.engine.recipe import Observer, snapshot_due
 from kmc_ald.errors import RunFileError
 
@@ -216,9 +218,12 @@ class RunFileWriter:
         cp.create_dataset("window_start", data=np.zeros((*self._replica_axis, self._n_events),
                                                         np.int64))
         cp.create_dataset("scale", data=np.ones(self._n_events))
-        for name, dtype in (("time", np.float64), ("counter", np.int64), ("events", np.int64),
-                            ("cycle", np.int64), ("phase", np.int64), ("valid", np.int8)):
+        for name, dtype in (("time", np.float64), ("events", np.int64), ("cycle", np.int64),
+                            ("phase", np.int64), ("valid", np.int8)):
             cp.create_dataset(name, data=np.zeros((), dtype))
+        # the exact solver's replicas each count their draws; the parallel solver's share sweeps
+        counters = self._replica_axis if solver == "exact" else ()
+        cp.create_dataset("counter", data=np.zeros(counters, np.int64))
         cp["time"].attrs["units"] = "s"
 
     @staticmethod
@@ -242,7 +247,7 @@ class RunFileWriter:
         for k in np.flatnonzero(rows):
             self._phases.append({name: column[k] for name, column in run.phases.items()})
         if run.cycles:
-            for k in np.flatnonzero(run.cycles["cycle"] <= cp["cycle"]):
+            for k in np.flatnonzero(cycle_numbers(run.cycles) <= cp["cycle"]):
                 self.add_cycle({name: column[k] for name, column in run.cycles.items()})
         meta = run.snapshots
         for k in np.flatnonzero(meta.get("cycle", np.zeros(0)) <= cp["cycle"]):

@@ -64,7 +64,7 @@ class MigrationTables(NamedTuple):
 
     migrating: np.ndarray  # bool [e]: the pseudo-events of cluster migration
     members: np.uint64  # species that make up a migrating cluster (bit mask)
-    exponent: float  # alpha in k(s) = k(1) s^-alpha
+    accept: np.ndarray  # float64 [max_size + 1]: (2 / s)^(1 + alpha), the thinning ratio at size s
     max_size: int  # larger clusters do not move
     translations: np.ndarray  # int32 [n_translations, n]: where each site goes ([1, n] unused)
     pinned: np.ndarray  # bool [n_site_types]: a cluster touching such a site does not move
@@ -76,6 +76,9 @@ def migration_tables(mechanism, lattice: Lattice, rates) -> MigrationTables:
     moving = bool(migrating.any())
     translations = (lattice.translations if moving
                     else np.zeros((1, lattice.n_sites), np.int32))
-    return MigrationTables(migrating, np.uint64(mechanism.migration_mask),
-                           float(mechanism.migration_exponent), int(mechanism.migration_max_size),
+    max_size = int(mechanism.migration_max_size)
+    sizes = np.arange(1, max_size + 1, dtype=np.float64)
+    # tabulated once, so that every kernel (numba or CUDA) compares with the same doubles
+    accept = np.concatenate([[0.0], (2.0 / sizes) ** (1.0 + float(mechanism.migration_exponent))])
+    return MigrationTables(migrating, np.uint64(mechanism.migration_mask), accept, max_size,
                            translations, np.ascontiguousarray(rates.pinned))

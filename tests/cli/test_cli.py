@@ -115,14 +115,19 @@ def test_check_says_which_solver_and_backend_can_run_the_scenario():
                      and r.split("│")[2].strip() == "cpu")
     assert "yes" in exact_cpu
     text = " ".join(result.output.replace("│", " ").split())  # cells wrap over several lines
-    assert "the exact solver runs on the CPU only" in text
+    assert "cpu replicas (ensemble) yes" in text
+    assert "on a GPU the exact solver runs ensembles of replicas" in text
     assert "3D particles (a stacked lattice) run with the exact solver" in text
+    from kmc_ald.engine.backends.base import gpu_unavailable_reason
+    reason = gpu_unavailable_reason()
+    assert ("on the gpu for --replicas N" if reason is None
+            else "on the cpu for --replicas N (gpu unavailable") in text
 
 
 def test_the_exact_solver_on_a_gpu_is_refused_with_the_alternative():
     result = invoke("run", LANGMUIR, "--backend", "gpu")
     assert result.exit_code == 3
-    assert "the exact solver runs on the CPU only" in result.output
+    assert "on a GPU the exact solver runs ensembles of replicas (--replicas N" in result.output
 
 
 def test_info_and_scenarios():
@@ -148,10 +153,10 @@ def test_a_second_run_does_not_compile_again(tmp_path):
     """numba caches the compiled solver: a new process loads it instead of compiling."""
     code = ("from kmc_ald.scenario.load import load_scenario; "
             "from kmc_ald.simulation import Simulation; "
-            "from kmc_ald.engine.solvers import exact; "
+            "from kmc_ald.engine import bkl; "
             f"Simulation(load_scenario({LANGMUIR!r}, ('substrate.size=[8, 8]',))).run(); "
-            "print(sum(exact._advance.stats.cache_misses.values()), "
-            "sum(exact._advance.stats.cache_hits.values()))")
+            "print(sum(bkl.advance_surface.stats.cache_misses.values()), "
+            "sum(bkl.advance_surface.stats.cache_hits.values()))")
     for _ in range(2):  # the first process may compile (fresh checkout); the second must not
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "1"]

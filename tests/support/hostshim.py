@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kmc_ald.engine.backends.gpu import CupyBackend
+from kmc_ald.engine.backends.gpu import CupyBackend, CupyEnsemble
 from kmc_ald.engine.backends.kernels import kernel_dir, kernels_digest
 from kmc_ald.engine.backends.launch import check_argument, kernel_signature
 
@@ -34,6 +34,7 @@ def compile_shim(source: str) -> ctypes.CDLL:
         tmp = out.with_suffix(".tmp.so")
         root = kernel_dir()
         subprocess.run(["g++", "-std=c++17", "-O2", "-fPIC", "-shared", "-Wall", "-Werror",
+                        "-ffp-contract=off",
                         "-I", str(root), "-include", str(root / "kmc_ald/prelude_host.h"),
                         "-x", "c++", str(root / source), "-o", str(tmp)],
                        check=True, capture_output=True, text=True)
@@ -53,6 +54,16 @@ def philox_words(n: int, counter: tuple[int, int, int, int], key: tuple[int, int
     out = np.zeros((n, 4), dtype=np.uint32)
     u32 = ctypes.c_uint32
     fn(_ptr(out), ctypes.c_int64(n), *(u32(c) for c in counter), *(u32(k) for k in key))
+    return out
+
+
+def exponential_values(words: np.ndarray) -> np.ndarray:
+    """kmc_exponential of each row (hi, lo) of a uint32 [n, 2] array, from kernels/philox.cu."""
+    fn = compile_shim("philox.cu").exponential_fill
+    fn.restype = None
+    words = np.ascontiguousarray(words, dtype=np.uint32)
+    out = np.zeros(words.shape[0])
+    fn(_ptr(out), _ptr(words), ctypes.c_int64(words.shape[0]))
     return out
 
 
@@ -78,6 +89,17 @@ class ShimLaunch:
             converted.append(_ptr(value) if param.pointer else _c(param.dtype)(value))
         self._set_reverse(ctypes.c_int(int(self.reverse)))  # the library is shared
         self._fn(*converted)
+
+
+class HostShimEnsemble(CupyEnsemble):
+    """The ensemble solver's GPU launch code over NumPy arrays, with kernels/ensemble.cu built
+    for the CPU (``reverse``: replicas in reverse order)."""
+
+    name = "host_shim"
+
+    def __init__(self, reverse: bool = False):
+        super().__init__(array_module=np,
+                         kernel_loader=lambda source, name: ShimLaunch(source, name, reverse))
 
 
 class HostShimBackend(CupyBackend):

@@ -1,4 +1,5 @@
 """The CUDA sources: they compile with nvcc, and run on the CPU through the host shim."""
+import math
 import re
 import shutil
 import subprocess
@@ -8,7 +9,7 @@ import pytest
 
 from kmc_ald.engine import rng
 from kmc_ald.engine.backends.kernels import kernel_dir, kernel_files
-from tests.support.hostshim import philox_words
+from tests.support.hostshim import exponential_values, philox_words
 from tests.unit.test_philox import KAT
 
 
@@ -19,7 +20,7 @@ def test_every_kernel_compiles_with_nvcc(source, tmp_path):
         pytest.skip("nvcc is not installed here")
     root = kernel_dir()
     result = subprocess.run(
-        ["nvcc", "-std=c++17", "-gencode", "arch=compute_75,code=sm_75",
+        ["nvcc", "-std=c++17", "--fmad=false", "-gencode", "arch=compute_75,code=sm_75",
          "-gencode", "arch=compute_90,code=sm_90", "-fatbin", "-Werror", "all-warnings",
          "-I", str(root), "-include", str(root / "kmc_ald/prelude_cuda.cuh"),
          "-o", str(tmp_path / "out.fatbin"), str(root / source)],
@@ -37,6 +38,20 @@ def test_philox_in_the_cuda_source_equals_the_numba_twin():
     twin = np.array([[int(x) for x in rng.philox4x32_10(i, 7, 3, rng.STREAM_SWEEP,
                                                        0xDEADBEEF, 12345)] for i in range(4096)])
     np.testing.assert_array_equal(words, twin)
+
+
+def test_waiting_times_in_the_cuda_source_equal_the_numba_twin():
+    """kmc_exponential (-ln(1 - U) from frexp and arithmetic) gives the numba twin's doubles, so
+    the ensemble kernel's clocks equal the exact solver's; both lie within 2 ulp of ln."""
+    rng_ = np.random.default_rng(7)
+    words = rng_.integers(0, 2**32, size=(20000, 2), dtype=np.uint64).astype(np.uint32)
+    words[:4] = [[0, 0], [2**32 - 1, 2**32 - 1], [0, 64], [2**32 - 1, 0]]  # U = 0, 1 - 2^-53, ...
+    cuda = exponential_values(words)
+    twin = np.array([rng.exponential(hi, lo) for hi, lo in words])
+    np.testing.assert_array_equal(cuda, twin)
+    exact = np.array([-math.log1p(-rng.unit_interval(hi, lo)) for hi, lo in words])
+    assert cuda[0] == 0.0
+    assert np.all(np.abs(cuda - exact) <= 2 * np.spacing(np.maximum(exact, 1e-300)))
 
 
 def test_stream_ids_agree_between_cuda_and_python():

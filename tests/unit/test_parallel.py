@@ -213,12 +213,6 @@ def test_a_replica_ensemble_run_file_resumes_and_matches_single_runs(tmp_path, b
     np.testing.assert_array_equal(resumed.state.occupation, longer.state.occupation)
 
 
-def test_replicas_need_the_parallel_solver():
-    from kmc_ald.errors import ScenarioError
-    with pytest.raises(ScenarioError, match="replicas = 4 needs the parallel solver"):
-        Simulation(rich(), solver="exact", replicas=4)
-
-
 def test_the_numba_backend_gives_the_same_result_on_any_number_of_threads():
     import numba
 

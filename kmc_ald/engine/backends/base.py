@@ -1,14 +1,17 @@
-"""Where the parallel solver's sweeps run, and which of those places can run here.
+"""Where the solvers' kernels run, and which of those places can run here.
 
-A backend owns device-resident copies of the lattice tables and the occupation of every replica,
-and executes one conflict-free sweep at a time. It knows no chemistry: events arrive as integer
-thresholds compiled on the host, so every backend makes the same choices for the same seed.
+A parallel-solver backend owns device-resident copies of the lattice tables and the occupation
+of every replica, and executes one conflict-free sweep at a time; an ensemble backend runs the
+exact solver's kernels on every replica of an ensemble (:class:`Surfaces`). Neither knows any
+chemistry: events arrive as integer tables and rates compiled on the host, so every backend
+makes the same choices for the same seed.
 CuPy is optional (``pip install kmc-ald[gpu]``, or ``[gpu-cuda13]`` for CUDA 13) and imported only
 inside functions.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -53,6 +56,21 @@ class DeviceProblem:
                               ).astype(np.int64)
 
 
+@dataclass(frozen=True, eq=False)
+class Surfaces:
+    """The ensemble solver's replicas, as host arrays (g replicas of every point; the first
+    axis). A CPU backend advances them in place; a GPU backend copies them to the device when
+    it loads and back when it syncs."""
+
+    occupation: np.ndarray  # uint8 [g, n_sites]
+    event_counts: np.ndarray  # int64 [g, e]
+    clock: np.ndarray  # float64 [g]: time of the last event or phase start [s]
+    counter: np.ndarray  # int64 [g]: Philox draws consumed
+    keys: np.ndarray  # uint32 [g, 2]: Philox key of each replica
+    point: np.ndarray  # int32 [g]: the parameter point (index into the rate tables)
+    done: np.ndarray  # uint8 [g]: reached the current stop time
+
+
 class Backend(Protocol):
     name: ClassVar[str]  # "cpu", "gpu", ...: recorded in the run file
 
@@ -89,19 +107,45 @@ def describe_gpu() -> str:
     return f"available: {name} (CuPy {cupy.__version__})"
 
 
-def select_backend(choice: str) -> Backend:
-    """The backend for ``auto|cpu|gpu``; auto prefers the GPU and logs why it did not use it."""
-    from kmc_ald.engine.backends.cpu import NumbaBackend
+class EnsembleBackend(Protocol):
+    name: ClassVar[str]
 
+    def load(self, problem, surfaces: Surfaces) -> None: ...  # problem: kmc_ald.engine.bkl
+    def set_rates(self, rate: np.ndarray) -> None: ...  # [point, e, types, bonds]; new trees
+    # run replicas not done up to t_stop: (events executed, migration candidates rejected)
+    def advance(self, t_stop: float, end_of_phase: bool, max_events: int) -> tuple[int, int]: ...
+    def sync(self) -> None: ...  # the replicas' state into the host arrays of ``surfaces``
+    def site_rates(self) -> np.ndarray: ...  # float64 [g, n_sites], host copy
+
+
+def _use_gpu(choice: str) -> bool:
+    """Whether ``auto|cpu|gpu`` means the GPU here; auto logs why it did not use it."""
     if choice == "cpu":
-        return NumbaBackend()
+        return False
     reason = gpu_unavailable_reason()
     if reason is None:
-        from kmc_ald.engine.backends.gpu import CupyBackend
-        return CupyBackend()
+        return True
     if choice == "gpu":
         raise BackendUnavailableError(
             f"backend 'gpu' was requested but cannot run: {reason}. Use --backend cpu, or "
             "--backend auto to fall back automatically.")
     _log.info("backend: cpu (gpu unavailable: %s)", reason)
+    return False
+
+
+def select_backend(choice: str) -> Backend:
+    """The parallel solver's backend for ``auto|cpu|gpu``; auto prefers the GPU."""
+    if _use_gpu(choice):
+        from kmc_ald.engine.backends.gpu import CupyBackend
+        return CupyBackend()
+    from kmc_ald.engine.backends.cpu import NumbaBackend
     return NumbaBackend()
+
+
+def select_ensemble_backend(choice: str) -> Callable[[], EnsembleBackend]:
+    """A factory of the ensemble solver's backends for ``auto|cpu|gpu``; auto prefers the GPU."""
+    if _use_gpu(choice):
+        from kmc_ald.engine.backends.gpu import CupyEnsemble
+        return CupyEnsemble
+    from kmc_ald.engine.backends.cpu import NumbaEnsemble
+    return NumbaEnsemble

@@ -9,9 +9,10 @@ on the number of threads.
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, get_thread_id, njit, prange
+from numba import get_num_threads, get_thread_id, njit, parallel_chunksize, prange
 
-from kmc_ald.engine.backends.base import DeviceProblem
+from kmc_ald.engine.backends.base import DeviceProblem, Surfaces
+from kmc_ald.engine.bkl import DONE, Problem, Scratch, SumTree, advance_surface, build_tree, scratch
 from kmc_ald.engine.channels import KERNEL, blocked, bond_count
 from kmc_ald.engine.rng import STREAM_SWEEP, STREAM_SWEEP_START, philox4x32_10
 
@@ -138,3 +139,91 @@ class NumbaBackend:
 
     def event_counts(self) -> np.ndarray:
         return self._counts[:, :, :self._n_events].sum(axis=0).astype(np.int64)
+
+
+# -- the ensemble solver: the exact solver's kernels, one replica per thread ----------------------
+
+@njit(parallel=True, nogil=True, cache=True)
+def _advance_replicas(occ, counts, clock, counter, keys, point, done, tree_values, first_leaf,
+                      mark, stamp, cluster, carried, sites, events, rate, reach, moves, t_stop,
+                      end_of_phase, max_events, executed, rejected, local_clock, local_counts,
+                      local_stamp):
+    """Run kmc_ald.engine.bkl.advance_surface on every replica not yet ``done`` (in parallel
+    threads; each replica owns its rows, so the result does not depend on the threads).
+
+    What a replica writes at every event (clock, event counts, walk stamp) goes to the running
+    thread's own cache lines (``local_*`` [threads, ...]) and back to the replica's row after:
+    adjacent replicas' rows share cache lines, and threads writing them at every event would
+    stall each other."""
+    for r in prange(occ.shape[0]):
+        executed[r] = 0
+        rejected[r] = 0
+        if done[r]:
+            continue
+        tid = get_thread_id()
+        n_events = counts.shape[1]
+        local_clock[tid, 0] = clock[r]
+        local_stamp[tid, 0] = stamp[r, 0]
+        for e in range(n_events):
+            local_counts[tid, e] = counts[r, e]
+        status, c, ex, rj = advance_surface(
+            occ[r], sites, events, rate[point[r]], SumTree(tree_values[r], first_leaf), reach,
+            moves, Scratch(mark[r], local_stamp[tid, :1], cluster[r], carried[r]),
+            local_counts[tid, :n_events], local_clock[tid, :1], counter[r],
+            np.uint64(keys[r, 0]), np.uint64(keys[r, 1]), t_stop, end_of_phase, max_events)
+        clock[r] = local_clock[tid, 0]
+        stamp[r, 0] = local_stamp[tid, 0]
+        for e in range(n_events):
+            counts[r, e] = local_counts[tid, e]
+        counter[r] = c
+        executed[r] = ex
+        rejected[r] = rj
+        done[r] = status == DONE
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def _build_trees(occ, point, tree_values, first_leaf, sites, events, rate):
+    for r in prange(occ.shape[0]):
+        build_tree(SumTree(tree_values[r], first_leaf), occ[r], sites, events, rate[point[r]])
+
+
+class NumbaEnsemble:
+    """The ensemble solver's replicas on the CPU: numba threads over replicas, in place on the
+    host arrays it is given (no copies)."""
+
+    name = "cpu"
+
+    def load(self, problem: Problem, surfaces: Surfaces) -> None:
+        self.p, self.s = problem, surfaces
+        g = surfaces.occupation.shape[0]
+        self._tree = np.zeros((g, problem.tree_size))
+        self._scratch = scratch(problem.scratch_size, g)
+        self._executed = np.zeros(g, np.int64)
+        self._rejected = np.zeros(g, np.int64)
+        # per thread, padded to whole cache lines (8 x 8 bytes)
+        threads, events = get_num_threads(), surfaces.event_counts.shape[1]
+        self._local = (np.zeros((threads, 8)), np.zeros((threads, 8 * (events // 8 + 1)), np.int64),
+                       np.zeros((threads, 8), np.int64))
+
+    def set_rates(self, rate: np.ndarray) -> None:
+        self._rate = np.ascontiguousarray(rate, dtype=np.float64)
+        p, s = self.p, self.s
+        _build_trees(s.occupation, s.point, self._tree, p.first_leaf, p.sites, p.events,
+                     self._rate)
+
+    def advance(self, t_stop: float, end_of_phase: bool, max_events: int) -> tuple[int, int]:
+        p, s, w = self.p, self.s, self._scratch
+        with parallel_chunksize(1):  # replicas differ in work by orders: hand them out one by one
+            _advance_replicas(s.occupation, s.event_counts, s.clock, s.counter, s.keys, s.point,
+                              s.done, self._tree, p.first_leaf, w.mark, w.stamp, w.cluster,
+                              w.carried, p.sites, p.events, self._rate, p.reach, p.moves,
+                              float(t_stop), bool(end_of_phase), np.int64(max_events),
+                              self._executed, self._rejected, *self._local)
+        return int(self._executed.sum()), int(self._rejected.sum())
+
+    def site_rates(self) -> np.ndarray:
+        first = self.p.first_leaf
+        return self._tree[:, first:first + self.s.occupation.shape[1]].copy()
+
+    def sync(self) -> None:
+        """The host arrays are the replicas' state already."""

@@ -16,6 +16,9 @@ from kmc_ald.engine.backends.launch import bind, kernel_signature
 from kmc_ald.errors import KernelCompileError
 
 THREADS = 256
+#: Threads per block of the ensemble kernels (one replica each): small blocks, because replicas
+#: diverge from the first event on and a block waits for its slowest thread.
+ENSEMBLE_THREADS = 64
 
 
 @functools.cache
@@ -31,23 +34,15 @@ def load_kernel(filename: str, name: str):
         (root / filename).read_text(),
     ])
     try:
-        module = cupy.RawModule(code=source, options=("-std=c++17", f"-I{root}"))
+        # no FMA contraction: the ensemble kernel must round as the CPU twin does
+        module = cupy.RawModule(code=source, options=("-std=c++17", "--fmad=false", f"-I{root}"))
         return module.get_function(name)
     except cupy.cuda.compiler.CompileException as err:
         raise KernelCompileError(f"kernels/{filename} failed to compile:\n{err}") from None
 
 
-class CupyBackend:
-    """Sweeps on an NVIDIA GPU; one launch per update class, all replicas in the same launch.
-
-    Args:
-        array_module: The module that places arrays on the device (CuPy, imported on first use).
-            Tests pass NumPy with a host-compiled kernel, so that this launch code, the only one,
-            runs without a GPU.
-        kernel_loader: ``(filename, name) -> kernel`` called as ``kernel(grid, block, args)``.
-    """
-
-    name = "gpu"
+class _OnDevice:
+    """Where a backend's arrays live: CuPy (imported on first use), or NumPy in the tests."""
 
     def __init__(self, array_module=None, kernel_loader=None):
         self._xp_module, self._kernel_loader = array_module, kernel_loader or load_kernel
@@ -58,6 +53,23 @@ class CupyBackend:
             import cupy
             self._xp_module = cupy
         return self._xp_module
+
+    def _host(self, array) -> np.ndarray:
+        asnumpy = getattr(self._xp, "asnumpy", None)
+        return np.array(array) if asnumpy is None else asnumpy(array)
+
+
+class CupyBackend(_OnDevice):
+    """Sweeps on an NVIDIA GPU; one launch per update class, all replicas in the same launch.
+
+    Args:
+        array_module: The module that places arrays on the device (CuPy, imported on first use).
+            Tests pass NumPy with a host-compiled kernel, so that this launch code, the only one,
+            runs without a GPU.
+        kernel_loader: ``(filename, name) -> kernel`` called as ``kernel(grid, block, args)``.
+    """
+
+    name = "gpu"
 
     def load(self, problem: DeviceProblem, occupation: np.ndarray) -> None:
         xp = self._xp
@@ -126,6 +138,99 @@ class CupyBackend:
     def event_counts(self) -> np.ndarray:
         return self._host(self._counts).astype(np.int64)
 
-    def _host(self, array) -> np.ndarray:
-        asnumpy = getattr(self._xp, "asnumpy", None)
-        return np.array(array) if asnumpy is None else asnumpy(array)
+
+class CupyEnsemble(_OnDevice):
+    """The ensemble solver's replicas on an NVIDIA GPU: kernels/ensemble.cu, one thread per
+    replica. The surfaces are copied to the device on load and back on sync.
+
+    Args:
+        array_module, kernel_loader: as for :class:`CupyBackend` (tests pass NumPy and the host
+            shim, so that this launch code runs without a GPU).
+    """
+
+    name = "gpu"
+
+    def load(self, problem, surfaces) -> None:
+        xp, d = self._xp, self._xp.asarray
+        self.p, self.s = problem, surfaces
+        sites, events, moves = problem.sites, problem.events, problem.moves
+        g, n_sites = surfaces.occupation.shape
+        u8 = functools.partial(np.ascontiguousarray, dtype=np.uint8)
+        self._state = {
+            "occupation": d(surfaces.occupation), "event_counts": d(surfaces.event_counts),
+            "clock": d(surfaces.clock), "counter": d(surfaces.counter),
+            "point": d(surfaces.point), "done": d(surfaces.done),
+        }
+        self._executed = xp.zeros(g, np.int64)
+        self._rejected = xp.zeros(g, np.int64)
+        size = problem.scratch_size
+        self._tables = {
+            "site_type": d(sites.site_type), "n_sites": n_sites,
+            "neighbours": d(sites.neighbours), "degree": sites.neighbours.shape[1],
+            "bond_neighbours": d(sites.bond_neighbours),
+            "n_nearest": sites.bond_neighbours.shape[1],
+            "near": d(sites.near), "near_width": sites.near.shape[1],
+            "near_count": d(sites.near_count), "near_count_width": sites.near_count.shape[1],
+            # a flat lattice has no support columns: one unused entry keeps the pointer valid
+            "support": d(sites.support if sites.support.size else np.full(1, -1, np.int32)),
+            "support_width": sites.support.shape[1],
+            "supported": d(sites.supported if sites.supported.size
+                           else np.full(1, -1, np.int32)),
+            "supported_width": sites.supported.shape[1],
+            "event_order": d(events.order), "event_offset": d(events.offset),
+            "event_sites": d(events.sites_per_event), "site_in": d(events.site_in),
+            "site_out": d(events.site_out), "count_mask": d(events.count_mask),
+            "footprint": d(events.footprint), "block_mask": d(events.block_mask),
+            "solid": events.solid, "n_events": len(events.sites_per_event),
+            "reach_width": problem.reach.width,
+            "neighbour_dependent": d(u8(problem.reach.neighbour_dependent)),
+            "migrating": d(u8(moves.migrating)), "members": moves.members,
+            "accept": d(moves.accept), "max_size": moves.max_size,
+            "translations": d(moves.translations),
+            "n_translations": moves.translations.shape[0], "pinned": d(u8(moves.pinned)),
+            "n_replicas": g, "tree": xp.zeros((g, problem.tree_size)),
+            "tree_size": problem.tree_size, "first_leaf": problem.first_leaf,
+        }
+        self._advance_args = {
+            **self._state, "key0": d(np.ascontiguousarray(surfaces.keys[:, 0])),
+            "key1": d(np.ascontiguousarray(surfaces.keys[:, 1])),
+            "mark": xp.zeros((g, size), np.int64), "stamp": xp.zeros(g, np.int64),
+            "cluster": xp.zeros((g, size), np.int64), "carried": xp.zeros((g, size), np.uint8),
+            "scratch_size": size, "executed": self._executed, "rejected": self._rejected,
+        }
+        self._blocks = (max(1, -(-g // ENSEMBLE_THREADS)),)
+
+    def set_rates(self, rate: np.ndarray) -> None:
+        rate = np.ascontiguousarray(rate, dtype=np.float64)
+        self._tables.update(rate=self._xp.asarray(rate), n_types=rate.shape[2])
+        self._launch("ensemble_build_trees", {
+            **self._tables, "occupation": self._state["occupation"],
+            "point": self._state["point"]})
+
+    def advance(self, t_stop: float, end_of_phase: bool, max_events: int) -> tuple[int, int]:
+        # the stop flags are the host's (reset for a new stop time): copy them in
+        self._state["done"][...] = self._xp.asarray(self.s.done)
+        self._launch("ensemble_advance", {
+            **self._tables, **self._advance_args, "t_stop": float(t_stop),
+            "end_of_phase": int(end_of_phase), "max_events": int(max_events)})
+        self.s.done[...] = self._host(self._state["done"])
+        return int(self._executed.sum()), int(self._rejected.sum())
+
+    def sync(self) -> None:
+        """Copy the replicas' state back into the host arrays."""
+        for name, array in self._state.items():
+            getattr(self.s, name)[...] = self._host(array)
+
+    def site_rates(self) -> np.ndarray:
+        first, n = self.p.first_leaf, self.s.occupation.shape[1]
+        return self._host(self._tables["tree"])[:, first:first + n]
+
+    @functools.cached_property
+    def _kernels(self) -> dict:
+        return {name: (self._kernel_loader("ensemble.cu", name),
+                       kernel_signature("ensemble.cu", name))
+                for name in ("ensemble_build_trees", "ensemble_advance")}
+
+    def _launch(self, name: str, arguments: dict) -> None:
+        kernel, signature = self._kernels[name]
+        kernel(self._blocks, (ENSEMBLE_THREADS,), bind(signature, arguments))

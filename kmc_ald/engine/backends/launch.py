@@ -20,7 +20,7 @@ import numpy as np
 from kmc_ald.engine.backends.kernels import kernel_dir
 
 _C_TYPES = {"uint8_t": np.uint8, "int32_t": np.int32, "uint32_t": np.uint32, "int64_t": np.int64,
-            "uint64_t": np.uint64, "unsigned long long": np.uint64}
+            "uint64_t": np.uint64, "unsigned long long": np.uint64, "double": np.float64}
 
 
 class Parameter(NamedTuple):
@@ -38,8 +38,12 @@ def kernel_signature(source: str, name: str) -> tuple[Parameter, ...]:
     match = re.search(rf"KMC_KERNEL\s+void\s+{name}\s*\((.*?)\)\s*{{", text, re.S)
     if match is None:
         raise ValueError(f"kernel {name} not found in kernels/{source}")
+    # parameter lists shared by several kernels are object-like macros of the same file
+    macros = {m[1]: m[2].replace("\\\n", " ")
+              for m in re.finditer(r"#define\s+(\w+)[ \t]+((?:[^\n]*\\\n)*[^\n]*)", text)}
+    listed = re.sub(r"\b\w+\b", lambda w: macros.get(w[0], w[0]), match[1])
     params = []
-    for raw in match[1].split(","):
+    for raw in listed.split(","):
         words = [w for w in raw.replace("*", " * ").split() if w not in ("const", "KMC_RESTRICT")]
         pointer = "*" in words
         words = [w for w in words if w != "*"]
@@ -68,7 +72,8 @@ def bind(signature: tuple[Parameter, ...], arguments: Mapping[str, object]) -> t
     """The launch tuple for ``arguments`` (parameter name -> value), in signature order.
 
     Python and NumPy integers for scalar parameters are cast to the parameter's type, after a
-    range check; everything else must match exactly (:func:`check_argument`).
+    range check, and Python floats to a double parameter; everything else must match exactly
+    (:func:`check_argument`).
     """
     names = [p.name for p in signature]
     missing = [n for n in names if n not in arguments]
@@ -83,6 +88,8 @@ def bind(signature: tuple[Parameter, ...], arguments: Mapping[str, object]) -> t
             info = np.iinfo(param.dtype)
             if not info.min <= int(value) <= info.max:
                 raise OverflowError(f"{param.name} = {int(value)} does not fit {param.dtype}")
+            value = param.dtype.type(value)
+        elif not param.pointer and param.dtype.kind == "f" and isinstance(value, float):
             value = param.dtype.type(value)
         check_argument(param, value)
         out.append(value)

@@ -39,14 +39,16 @@ class Unsupported:
 
 def exact_unsupported(model: Model, *, replicas: int = 1, backend: str = "cpu",
                       stiffness: bool = False) -> Unsupported | None:
-    """Why the exact solver cannot run ``model`` so, or None: it runs any mechanism and lattice,
-    one surface at a time, on the CPU."""
-    if replicas > 1:
-        return Unsupported(f"replicas = {replicas} needs the parallel solver (the exact "
-                           "solver runs one surface; run it once per seed instead)")
-    if backend == "gpu":
-        return Unsupported("the exact solver runs on the CPU only; use the parallel solver "
-                           "(--solver parallel) on a GPU", device=True)
+    """Why the exact solver cannot run ``model`` so, or None. It runs any mechanism and lattice:
+    one surface serially on the CPU, or replicas as an ensemble (numba threads over the CPU's
+    cores, or one CUDA thread per replica on a GPU)."""
+    if stiffness and replicas > 1:
+        return Unsupported(f"stiffness control runs one surface at a time, not {replicas} "
+                           "replicas; remove run.stiffness or run each seed alone",
+                           ("run", "stiffness"))
+    if backend == "gpu" and replicas == 1:
+        return Unsupported("on a GPU the exact solver runs ensembles of replicas (--replicas N, "
+                           "N > 1); one surface runs on the CPU", device=True)
     return None
 
 

@@ -1,363 +1,19 @@
-"""Exact serial kinetic Monte Carlo: rejection-free, continuous time (BKL / Gillespie).
+"""Exact serial kinetic Monte Carlo: the reference that every other solver is checked against.
 
-Method: Bortz, Kalos & Lebowitz, J. Comput. Phys. 17, 10 (1975); Gillespie, J. Comput. Phys.
-22, 403 (1976). Each site's total rate (the sum over the channels that start at it) is a leaf of an
-8-ary sum tree. An event is chosen in O(log n) by descending the tree with one uniform number,
-then among the site's channels; the clock advances by an exponential waiting time with the total
-rate. After an event only the sites whose rates can have changed are recomputed: those within
-the mechanism's interaction range (0 when no rate depends on neighbours, 1 with pair events or
-bond counting, else the largest footprint). This is the reference that every other solver is
-checked against. Units: time in s, rates in 1/s.
-
-Random numbers come from Philox4x32-10 keyed by the seed and counted by the number of draws, so a
-solver's whole state is (occupation, clock, draw counter): the tree is rebuilt from the
-occupation, bit for bit, when a phase starts or a run resumes.
-
-Stopping rules keep trajectories independent of how often the caller looks:
-
-* stopping to sample inside a phase leaves the pending event pending: the next call redraws the
-  same numbers from the same counter and executes it;
-* at the end of a phase, the pending draw is consumed and the clock set to the phase end; rates
-  change there, and the memoryless waiting time restarts with the next phase's rates.
-
-Cluster migration (``cluster_migration`` in a scenario) is a non-local event: the rate of a whole
-cluster depends on its size, which no site knows. It runs by thinning (Lewis & Shedler, Naval Res.
-Logist. Q. 26, 403 (1979)): every atom with a cluster neighbour carries a candidate channel at a
-constant rate that bounds its share of its cluster's jump rate (kmc_ald.model.compile). When a
-candidate is drawn, the solver walks the cluster (at most ``max_size + 1`` atoms), accepts with
-the ratio of the true to the candidate rate, picks a translation, and moves the cluster if every
-target site is free. A rejected candidate is a null event: the clock has advanced, nothing changed,
-and it is not counted as an event. The trajectory is exact in distribution and as reproducible as
-any other (the acceptance and direction come from a second Philox sub-stream of the same draw).
+One surface, advanced by the rejection-free kernels of kmc_ald.engine.bkl (BKL / Gillespie, with
+cluster migration by thinning; the method and the stopping rules are described there), with
+optional stiffness control. Units: time in s, rates in 1/s.
 """
 from __future__ import annotations
 
-import math
-from typing import NamedTuple
-
 import numpy as np
-from numba import njit
 
-from kmc_ald.engine.channels import KERNEL, blocked, bond_count, stays_stacked
-from kmc_ald.engine.rng import STREAM_EXACT, draw, split_seed, unit_interval
+from kmc_ald.engine.bkl import DONE, SumTree, advance_surface, build_tree, problem_for, scratch
+from kmc_ald.engine.rng import split_seed
 from kmc_ald.engine.solvers import exact_unsupported
 from kmc_ald.engine.state import State
 from kmc_ald.engine.stiffness import StiffnessControl
 from kmc_ald.model.compile import Model
-from kmc_ald.model.tables import (
-    event_tables,
-    migration_tables,
-    site_tables,
-)
-
-DONE, MORE = 0, 1
-ARITY = 8  # children per node of the sum tree: 8 doubles = one 64-byte cache line
-
-
-class SumTree(NamedTuple):
-    """The 8-ary sum tree of site rates: node k has children 8k+1 .. 8k+8; leaves are sites."""
-
-    values: np.ndarray  # float64 [first_leaf + 8^depth] [1/s]
-    first_leaf: int  # nodes above the leaf level
-
-
-class Reach(NamedTuple):
-    """Which sites a change at a site x can change the rates of: x and ``near[x, :width]``."""
-
-    width: int
-    neighbour_dependent: np.ndarray  # bool [n_species]: rates of a site holding it can change
-
-
-class Scratch(NamedTuple):
-    """Work space for cluster walks and moves."""
-
-    mark: np.ndarray  # int64 [n]: the stamp of the walk that last reached each site
-    stamp: np.ndarray  # int64 [1]
-    cluster: np.ndarray  # int64 [n]: the sites of the current cluster
-    carried: np.ndarray  # uint8 [n]: their species while they move
-
-
-@njit(inline="always", **KERNEL)
-def _pairs_with(i, e, j, sj, occ, sites, events):
-    """Whether neighbour slot j (-1: none) opens a channel of two-site event e at site i: it holds
-    the second species, and the stack stays held up afterwards."""
-    return (j >= 0 and occ[j] == sj
-            and stays_stacked(i, events.site_out[e, 0], j, events.site_out[e, 1], occ,
-                              sites.support, sites.supported, events.solid))
-
-
-@njit(inline="always", **KERNEL)
-def _open_rate(i, e, occ, sites, events, rate):
-    """Rate of one channel of event e at site i [1/s], or 0 when its footprint is blocked."""
-    f = events.footprint[e]
-    if f > 0 and blocked(i, f, events.block_mask[e], occ, sites.near, sites.near_count):
-        return 0.0
-    return rate[e, sites.site_type[i], bond_count(i, events.count_mask[e], occ,
-                                                  sites.bond_neighbours)]
-
-
-@njit(inline="always", **KERNEL)
-def _site_rate(i, occ, sites, events, rate):
-    """Total rate of the channels that start at site i [1/s]."""
-    s = occ[i]
-    total = 0.0
-    nb = sites.neighbours
-    z = nb.shape[1]
-    for k in range(events.offset[s], events.offset[s + 1]):
-        e = events.order[k]
-        r = _open_rate(i, e, occ, sites, events, rate)
-        if r == 0.0:
-            continue
-        if events.sites_per_event[e] == 1:
-            if stays_stacked(i, events.site_out[e, 0], -1, 0, occ, sites.support,
-                             sites.supported, events.solid):
-                total += r
-        else:
-            sj = events.site_in[e, 1]
-            matches = 0
-            for d in range(z):
-                if _pairs_with(i, e, nb[i, d], sj, occ, sites, events):
-                    matches += 1
-            if matches > 0:
-                total += r * matches
-    return total
-
-
-@njit(inline="always", **KERNEL)
-def _choose_channel(i, u, occ, sites, events, rate):
-    """The channel at site i that ``u`` in [0, site rate) falls into: (event, neighbour or -1).
-
-    Repeats the arithmetic of _site_rate in the same order, so the partial sums agree with the
-    tree's leaf exactly; rounding at the very top falls back to the last open channel.
-    """
-    s = occ[i]
-    nb = sites.neighbours
-    z = nb.shape[1]
-    last_e, last_j = -1, -1
-    for k in range(events.offset[s], events.offset[s + 1]):
-        e = events.order[k]
-        r = _open_rate(i, e, occ, sites, events, rate)
-        if r == 0.0:
-            continue
-        if events.sites_per_event[e] == 1:
-            if not stays_stacked(i, events.site_out[e, 0], -1, 0, occ, sites.support,
-                                 sites.supported, events.solid):
-                continue
-            if u < r:
-                return e, -1
-            u -= r
-            last_e, last_j = e, -1
-        else:
-            sj = events.site_in[e, 1]
-            matches = 0
-            for d in range(z):
-                if _pairs_with(i, e, nb[i, d], sj, occ, sites, events):
-                    matches += 1
-            if matches == 0:
-                continue
-            if u < r * matches:
-                pick = min(int(u / r), matches - 1)
-                for d in range(z):
-                    j = nb[i, d]
-                    if _pairs_with(i, e, j, sj, occ, sites, events):
-                        if pick == 0:
-                            return e, j
-                        pick -= 1
-            u -= r * matches
-            for d in range(z - 1, -1, -1):
-                j = nb[i, d]
-                if _pairs_with(i, e, j, sj, occ, sites, events):
-                    last_e, last_j = e, j
-                    break
-    return last_e, last_j
-
-
-@njit(inline="always", **KERNEL)
-def _node_sum(values, k):
-    """Sum of node k's ARITY children, added in a fixed order: a node's value depends only on
-    the leaves below it, so incremental updates equal a rebuild bit for bit."""
-    c = ARITY * k + 1
-    acc = 0.0
-    for j in range(ARITY):
-        acc += values[c + j]
-    return acc
-
-
-@njit(inline="always", **KERNEL)
-def _tree_set(tree, i, value):
-    """Set leaf i and recompute its ancestors."""
-    values = tree.values
-    k = tree.first_leaf + i
-    values[k] = value
-    while k > 0:
-        k = (k - 1) // ARITY
-        values[k] = _node_sum(values, k)
-
-
-@njit(**KERNEL)
-def _build_tree(tree, occ, sites, events, rate):
-    values, first_leaf = tree.values, tree.first_leaf
-    values[:] = 0.0
-    for i in range(occ.shape[0]):
-        values[first_leaf + i] = _site_rate(i, occ, sites, events, rate)
-    for k in range(first_leaf - 1, -1, -1):
-        values[k] = _node_sum(values, k)
-
-
-@njit(inline="always", **KERNEL)
-def _refresh(x, occ, sites, events, rate, tree, reach):
-    """Recompute the rates that a change at site x can have changed."""
-    for m in range(-1, reach.width):
-        y = x if m < 0 else sites.near[x, m]
-        if y < 0 or (m >= 0 and not reach.neighbour_dependent[occ[y]]):
-            continue  # a site whose events ignore its neighbours keeps its rate
-        r = _site_rate(y, occ, sites, events, rate)
-        if r != tree.values[tree.first_leaf + y]:
-            _tree_set(tree, y, r)
-
-
-@njit(**KERNEL)
-def _collect_cluster(i, occ, sites, members, max_size, scratch):
-    """Breadth-first walk of the cluster of site i: the connected sites holding ``members``
-    species, and whatever rests on them. Fills ``scratch.cluster`` and marks its sites with
-    ``scratch.stamp``.
-
-    Returns:
-        (sites in the cluster, member atoms); stops once there are more than max_size atoms.
-    """
-    bnb, supported = sites.bond_neighbours, sites.supported
-    mark, stamp, cluster = scratch.mark, scratch.stamp[0], scratch.cluster
-    cluster[0] = i
-    mark[i] = stamp
-    n, head, size = 1, 0, 0
-    while head < n:
-        x = cluster[head]
-        head += 1
-        if (members >> np.uint64(occ[x])) & np.uint64(1):
-            size += 1
-            if size > max_size:
-                return n, size
-            for d in range(bnb.shape[1]):
-                y = bnb[x, d]
-                if (y >= 0 and mark[y] != stamp
-                        and (members >> np.uint64(occ[y])) & np.uint64(1)):
-                    mark[y] = stamp
-                    cluster[n] = y
-                    n += 1
-        for d in range(supported.shape[1]):  # what rests on x rides along
-            y = supported[x, d]
-            if y >= 0 and mark[y] != stamp and occ[y] != 0:
-                mark[y] = stamp
-                cluster[n] = y
-                n += 1
-    return n, size
-
-
-@njit(**KERNEL)
-def _translate(n, shift, occ, sites, pinned, scratch):
-    """Move the n sites of the cluster to ``shift[cluster]`` if nothing forbids it: a site of a
-    pinned type under it, an occupied target outside the cluster, or a support left behind."""
-    site_type, support = sites.site_type, sites.support
-    mark, stamp, cluster, carried = scratch.mark, scratch.stamp[0], scratch.cluster, scratch.carried
-    for m in range(n):
-        x = cluster[m]
-        if pinned[site_type[x]] or (occ[shift[x]] != 0 and mark[shift[x]] != stamp):
-            return False
-        for c in range(support.shape[1]):
-            if support[x, c] >= 0 and mark[support[x, c]] != stamp:
-                return False
-    for m in range(n):
-        carried[m] = occ[cluster[m]]
-        occ[cluster[m]] = 0
-    for m in range(n):
-        occ[shift[cluster[m]]] = carried[m]
-    return True
-
-
-@njit(**KERNEL)
-def _advance(occ, sites, events, rate, tree, reach, moves, scratch, event_counts, clock, counter,
-             key0, key1, t_stop, end_of_phase, max_events):
-    """Execute events until the clock would pass t_stop, or max_events are done (or as many
-    rejected cluster-migration candidates).
-
-    ``clock`` (float64[1], time of the last event or phase start [s]) and ``event_counts``
-    (int64[n_events]) are updated in place. ``counter`` is the number of draws consumed so far.
-
-    Returns:
-        (status, counter, events executed, candidates rejected): status DONE when t_stop is
-        reached, MORE otherwise.
-    """
-    values, first_leaf = tree.values, tree.first_leaf
-    executed = 0
-    rejected = 0
-    while executed < max_events and rejected < max_events:
-        total = values[0]
-        if not total > 0.0:
-            if end_of_phase:
-                clock[0] = t_stop
-            return DONE, counter, executed, rejected
-        x0, x1, x2, x3 = draw(counter, 0, STREAM_EXACT, key0, key1)
-        dt = -math.log(1.0 - unit_interval(x2, x3)) / total  # 1 - U lies in (0, 1]
-        if clock[0] + dt > t_stop:
-            if end_of_phase:
-                counter += 1
-                clock[0] = t_stop
-            return DONE, counter, executed, rejected
-        counter += 1
-        clock[0] += dt
-        # descend the sum tree; never into a zero-rate subtree
-        u = unit_interval(x0, x1) * total
-        k = 0
-        while k < first_leaf:
-            c = ARITY * k + 1
-            chosen, last, u_last = -1, 0, u
-            for m in range(ARITY):
-                v = values[c + m]
-                if v > 0.0:
-                    last, u_last = m, u
-                    if u < v:
-                        chosen = m
-                        break
-                u -= v
-            if chosen < 0:  # rounding at the top end: the last child with a positive rate
-                chosen, u = last, u_last
-            k = c + chosen
-        i = k - first_leaf
-        if u >= values[k]:
-            u = values[k] * 0.5
-        elif u < 0.0:
-            u = 0.0
-        e, j = _choose_channel(i, u, occ, sites, events, rate)
-        if moves.migrating[e]:
-            y0, y1, y2, y3 = draw(counter - 1, 1, STREAM_EXACT, key0, key1)
-            scratch.stamp[0] += 1
-            n, size = _collect_cluster(i, occ, sites, moves.members, moves.max_size, scratch)
-            translations = moves.translations
-            moved, d = False, 0
-            if (size <= moves.max_size
-                    and unit_interval(y0, y1) < (2.0 / size) ** (1.0 + moves.exponent)):
-                d = min(int(unit_interval(y2, y3) * translations.shape[0]),
-                        translations.shape[0] - 1)
-                moved = _translate(n, translations[d], occ, sites, moves.pinned, scratch)
-            if not moved:
-                rejected += 1
-                continue
-            event_counts[e] += 1
-            executed += 1
-            for m in range(2 * n):  # the old sites, then the new ones
-                x = scratch.cluster[m] if m < n else translations[d, scratch.cluster[m - n]]
-                _refresh(x, occ, sites, events, rate, tree, reach)
-            continue
-        occ[i] = events.site_out[e, 0]
-        if j >= 0:
-            occ[j] = events.site_out[e, 1]
-        event_counts[e] += 1
-        executed += 1
-        # recompute the rates that depend on the changed sites
-        _refresh(i, occ, sites, events, rate, tree, reach)
-        if j >= 0:
-            _refresh(j, occ, sites, events, rate, tree, reach)
-    return MORE, counter, executed, rejected
 
 
 class ExactSolver:
@@ -370,30 +26,14 @@ class ExactSolver:
         limit = self.unsupported(model, stiffness=stiffness is not None)
         if limit is not None:
             raise limit.error(model.scenario)
-        lattice, mechanism = model.lattice, model.mechanism
         self.model = model
-        self.lattice, self.mechanism, self.rates = lattice, mechanism, model.rates
+        self.lattice, self.mechanism, self.rates = model.lattice, model.mechanism, model.rates
         self.stiffness = stiffness
         self.key = split_seed(seed)
-        depends = mechanism.interaction_range  # 0: rates depend on the site itself only
-        neighbour_dependent = mechanism.neighbour_dependent
-        if lattice.stacked:
-            # whether a channel at y is open depends on what holds up y and its partner j
-            depends = max(depends, 2)
-            neighbour_dependent = np.ones_like(neighbour_dependent)
-        self._sites = site_tables(lattice, max(mechanism.max_footprint, depends))
-        self._events = event_tables(mechanism)
-        self._moves = migration_tables(mechanism, lattice, model.rates)
-        self._reach = Reach(int(self._sites.near_count[:, depends].max(initial=0)),
-                            neighbour_dependent)
-        depth = 0
-        while ARITY**depth < lattice.n_sites:
-            depth += 1
-        first_leaf = (ARITY**depth - 1) // (ARITY - 1)  # nodes above the leaf level
-        self._tree = SumTree(np.zeros(first_leaf + ARITY**depth), first_leaf)
-        n_scratch = lattice.n_sites if self._moves.migrating.any() else 1
-        self._scratch = Scratch(np.zeros(n_scratch, np.int64), np.zeros(1, np.int64),
-                                np.zeros(n_scratch, np.int64), np.zeros(n_scratch, np.uint8))
+        p = self.problem = problem_for(model)
+        self._sites, self._events, self._moves, self._reach = p.sites, p.events, p.moves, p.reach
+        self._tree = SumTree(np.zeros(p.tree_size), p.first_leaf)
+        self._scratch = scratch(p.scratch_size)
         self._phase = -1
         #: cluster-migration candidates drawn and rejected (null events), since construction
         self.rejected_candidates = 0
@@ -411,7 +51,7 @@ class ExactSolver:
         if self.stiffness is not None:
             rate = rate * state.scale[:, None, None]
         self._rate = np.ascontiguousarray(rate)
-        _build_tree(self._tree, state.occupation, self._sites, self._events, self._rate)
+        build_tree(self._tree, state.occupation, self._sites, self._events, self._rate)
 
     def site_rates(self) -> np.ndarray:
         """Total rate of the channels starting at each site [1/s] (a copy)."""
@@ -445,7 +85,7 @@ class ExactSolver:
 
     def _advance(self, state: State, t_stop: float, end_of_phase: bool, max_events: int) -> bool:
         clock = np.array([state.time])
-        status, counter, executed, rejected = _advance(
+        status, counter, executed, rejected = advance_surface(
             state.occupation, self._sites, self._events, self._rate, self._tree, self._reach,
             self._moves, self._scratch, state.event_counts, clock, np.int64(state.counter),
             np.uint64(self.key[0]), np.uint64(self.key[1]), float(t_stop), bool(end_of_phase),
