@@ -31,11 +31,13 @@ def git_sha() -> str:
 
 
 def solver_hash() -> str:
-    """sha256 (first 16 hex digits) of the exact solver's source: identifies it in a dirty tree."""
+    """sha256 (first 16 hex digits) of the exact solver's source (the solver and its kernels):
+    identifies it in a dirty tree."""
     import hashlib
 
+    engine = REPO / "kmc_ald" / "engine"
     try:
-        data = (REPO / "kmc_ald" / "engine" / "solvers" / "exact.py").read_bytes()
+        data = b"".join((engine / name).read_bytes() for name in ("solvers/exact.py", "bkl.py"))
     except OSError:
         return "unknown"
     return hashlib.sha256(data).hexdigest()[:16]

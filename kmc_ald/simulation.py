@@ -31,6 +31,7 @@ from kmc_ald.engine.recipe import (
     run_recipe,
 )
 from kmc_ald.engine.state import State
+from kmc_ald.errors import ScenarioError
 from kmc_ald.model.compile import compile_scenario
 from kmc_ald.scenario.schema import Scenario
 
@@ -51,14 +52,31 @@ class Simulation:
         replicas: Independent copies of the surface run together; replica r uses seed + r and
             equals that seed run alone (bit for bit with the exact solver). With more than one,
             the state, coverages and event counts gain a replica axis after the sample axis.
+        points: Further parameter points run in the same ensemble (exact solver): scenarios
+            that differ from ``scenario`` in rates only (temperature, pressures, sticking,
+            barriers; kmc_ald.model.points). Row ``p * replicas + r`` of the replica axis is
+            replica r of point p (point 0 is ``scenario``), and equals that point run alone
+            with seed + r. A run file holds one scenario, so such a run is kept in memory.
+
+    Example (two temperatures x 8 replicas in one launch):
+        >>> from kmc_ald.scenario.load import load_scenario
+        >>> quick = ("substrate.size=[4 nm, 4 nm]", "recipe.cycles=2")
+        >>> cold = load_scenario("scenarios/al2o3_tma_h2o.yaml", quick)
+        >>> hot = load_scenario("scenarios/al2o3_tma_h2o.yaml",
+        ...                     (*quick, "recipe.temperature=300 degC"))
+        >>> sim = Simulation(cold, solver="exact", backend="cpu", replicas=8, points=[hot])
+        >>> sim.run().cycles["growth"].reshape(2, 2, 8).shape  # [cycle, point, replica]
+        (2, 2, 8)
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None, solver: str | None = None,
-                 backend: str | None = None, replicas: int = 1):
+                 backend: str | None = None, replicas: int = 1,
+                 points: Sequence[Scenario] = ()):
         self.scenario = scenario
         self.seed = scenario.run.seed if seed is None else int(seed)
         self.model = compile_scenario(scenario)
         self.replicas = int(replicas)
+        self.points = (self.model, *(compile_scenario(p) for p in points))
         occupation = self.model.occupation.copy()
         counts = np.zeros(self.mechanism.n_events, dtype=np.int64)
         if self.replicas > 1:
@@ -83,14 +101,17 @@ class Simulation:
         #: why the run is not on the GPU (None when it is, or when the CPU was asked for);
         #: shown by the CLI and written into the run file's provenance
         self.backend_reason = None
-        if solver == "exact" and self.replicas > 1:
+        if len(self.points) > 1 and solver != "exact":
+            raise ScenarioError("parameter points run with the exact solver (the ensemble); "
+                                f"got solver {solver!r}")
+        if solver == "exact" and (self.replicas > 1 or len(self.points) > 1):
             from kmc_ald.engine.backends.base import (
                 gpu_unavailable_reason,
                 select_ensemble_backend,
             )
             from kmc_ald.engine.solvers.ensemble import EnsembleSolver
             from kmc_ald.model.points import point_set
-            self.solver = EnsembleSolver(point_set([self.model]), self.seed, self.replicas,
+            self.solver = EnsembleSolver(point_set(self.points), self.seed, self.replicas,
                                          select_ensemble_backend(backend))
             self.state = self.solver.initial_state()
             self.backend = self.solver.backend_name
@@ -156,6 +177,9 @@ class Simulation:
         file holds the whole run. ``observers`` are called after the built-in ones.
         """
         built_in = self.observers()
+        if output is not None and len(self.points) > 1:
+            raise ScenarioError("a run file holds one scenario: run parameter points without "
+                                "an output file, or each point on its own")
         if output is None:
             return run_recipe(self.model, self.solver, self.state, [*built_in, *observers],
                               progress)

@@ -181,3 +181,21 @@ def test_launches_cut_short_by_the_event_budget_change_nothing(ensemble_backend)
     np.testing.assert_array_equal(states[0].occupation, states[1].occupation)
     np.testing.assert_array_equal(states[0].counter, states[1].counter)
     assert states[0].time == states[1].time and states[0].events > 3 * 37
+
+
+def test_simulation_runs_parameter_points_in_memory_only(tmp_path):
+    cold = "recipe.temperature=150 degC"
+    sim = Simulation(quick("al2o3_tma_h2o"), seed=SEED, solver="exact", replicas=2,
+                     points=[quick("al2o3_tma_h2o", cold)])
+    summary = sim.run()
+    assert summary.cycles["growth"].shape == (3, 4)  # [cycle, point x replica]
+    ref = serial("al2o3_tma_h2o", SEED + 1, cold)
+    np.testing.assert_array_equal(sim.state.occupation[3], ref[0].occupation)
+    np.testing.assert_array_equal(summary.cycles["growth"][:, 3], ref[1]["growth"])
+    with pytest.raises(ScenarioError, match="a run file holds one scenario"):
+        Simulation(quick("al2o3_tma_h2o"), solver="exact",
+                   points=[quick("al2o3_tma_h2o", cold)]).run(tmp_path / "points.h5")
+    assert not (tmp_path / "points.h5").exists()
+    with pytest.raises(ScenarioError, match="parameter points run with the exact solver"):
+        Simulation(quick("al2o3_tma_h2o"), solver="parallel",
+                   points=[quick("al2o3_tma_h2o", cold)])
