@@ -281,13 +281,17 @@ def _print_cycles(sim, cycles: dict) -> None:
     element = sim.scenario.deposit.element
     n = len(cycles["cycle"])
     shown = sorted(set(np.linspace(0, n - 1, min(n, 10)).round().astype(int)))
-    table = Table(title="per cycle" + (f", mean of {sim.replicas} replicas"
-                                       if sim.replicas > 1 else ""))
+    replicas = int(np.size(cycles["deposited"][0]))
+    table = Table(title="per cycle" + (f", mean of {replicas} replicas (the first column "
+                                       "± standard error)" if replicas > 1 else ""))
     table.add_column("cycle", justify="right")
-    for _, header, _ in _CYCLE_COLUMNS:
-        table.add_column(header.format(el=element), justify="right")
+    for c, (_, header, _) in enumerate(_CYCLE_COLUMNS):
+        table.add_column(header.format(el=element), justify="right", no_wrap=c == 0)
     for k in shown:
         values = [fmt.format(float(np.mean(cycles[name][k]))) for name, _, fmt in _CYCLE_COLUMNS]
+        if replicas > 1:
+            sem = float(np.std(cycles["deposited"][k], ddof=1) / np.sqrt(replicas))
+            values[0] += f" ± {sem:.2g}"
         table.add_row(str(int(np.max(cycles["cycle"][k]))), *values)
     out.print(table)
     growth = cycles["growth"].reshape(n, -1).mean(axis=1)

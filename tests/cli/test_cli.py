@@ -187,3 +187,16 @@ def test_a_library_warning_reaches_the_user(tmp_path):
                     "--set", "substrate.stack={layers: 1, solid: [M]}")
     assert result.exit_code == 0, result.output
     assert "WARNING" in result.output and "reached the top of the stack" in result.output
+
+
+def test_replicas_with_the_exact_solver_run_as_an_ensemble_with_error_bars(tmp_path):
+    out = tmp_path / "ens.h5"
+    result = invoke("run", "al2o3_tma_h2o", "-o", str(out), "--cycles", "2", "--replicas", "4",
+                    "--backend", "cpu", "--set", "substrate.size=[4 nm, 4 nm]")
+    assert result.exit_code == 0, result.output
+    assert "solver: exact, backend: cpu" in result.output
+    assert "mean ± s.e. of 4 replicas" in result.output
+    assert "per cycle, mean of 4 replicas (the first column ± standard error)" in result.output
+    run = read_run(out)
+    assert run.provenance["solver"] == "exact" and int(run.provenance["replicas"]) == 4
+    assert run.checkpoint["counter"].shape == (4,)
