@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,plot]'
+	$(BIN)/python -m pip install --quiet -e '.[test,plot,cluster]'
 	$(BIN)/python -m pip install --quiet -e '.[ovito]' \
 	  || echo "note: OVITO's Python module cannot be installed here; its test skips"
 	touch $(STAMP)
@@ -30,6 +30,8 @@ bench: $(STAMP)  ## benchmarks -> bench/results/ (JSON, PNG) and the README tabl
 	$(BIN)/python -m bench.cases.parallel_throughput --backend cpu --out bench/results
 	$(BIN)/python -m bench.cases.stiff_throughput --backend cpu --out bench/results
 	$(BIN)/python -m bench.cases.pt_n_graphene --out bench/results
+	$(BIN)/python -m bench.cases.ensemble_throughput --backend cpu --out bench/results
+	$(BIN)/python -m bench.cases.sweep_throughput --out bench/results
 
 bench-table: $(STAMP)
 	$(BIN)/python -m bench.table

@@ -444,12 +444,153 @@ def report(run_file: Annotated[Path, typer.Argument(help="Run file (HDF5) to rea
         except ValueError:
             raise ScenarioError(f"--cycles {cycles!r}: expected cycle numbers separated by "
                                 "commas, e.g. 1,50,150") from None
-        from kmc_ald.report import write_report
-        written = write_report(run_file, folder, chosen)
+        if _is_sweep_file(run_file):
+            from kmc_ald.sweep.report import write_sweep_report
+            written = write_sweep_report(run_file, folder)
+        else:
+            from kmc_ald.report import write_report
+            written = write_report(run_file, folder, chosen)
     except KmcAldError as error:
         raise _fail(error) from None
     for path in written:
         out.print(f"wrote {_escape(str(path))}", highlight=False)
+
+
+sweep_app = typer.Typer(no_args_is_help=True, help="Parameter sweeps: grids x replicas, batched "
+                        "into ensembles on the CPU cores or a GPU, or spread over a Dask cluster.")
+app.add_typer(sweep_app, name="sweep")
+
+
+@sweep_app.command("run")
+def sweep_run(
+        sweep_file: Annotated[Path | None, typer.Argument(
+            help="Sweep file (YAML): scenario, axes, replicas (see README, Sweeps).")] = None,
+        scenario: Annotated[str | None, typer.Option(
+            help="Without a sweep file: the base scenario (a file or a bundled name).")] = None,
+        vary: Annotated[list[str] | None, typer.Option(
+            "--vary", help="Without a sweep file: an axis, PATH=V1,V2,... or PATH=A..B, N "
+            "points; repeatable (the product of all).")] = None,
+        overrides: SetOpt = None,
+        replicas: Annotated[int, typer.Option(min=1, help="Replicas per point (without a sweep "
+                                              "file).")] = 8,
+        seed: Annotated[int, typer.Option(min=0, help="Replica r uses seed + r (without a "
+                                          "sweep file).")] = 1,
+        output: Annotated[Path | None, typer.Option(
+            "--output", "-o", help="Folder for the results (default: <sweep file>-sweep, or "
+            "<scenario>-sweep); finished points there are not run again.")] = None,
+        backend: Annotated[BackendChoice, typer.Option(
+            case_sensitive=False, help="Where each batch runs.")] = BackendChoice.auto,
+        workers: Annotated[int | None, typer.Option(
+            min=1, help="Run batches on a local Dask cluster of this many processes.")] = None,
+        scheduler: Annotated[str | None, typer.Option(
+            help="Run batches on a running Dask scheduler, e.g. tcp://host:8786 (a "
+            "dask-jobqueue cluster on Slurm/PBS).")] = None,
+        batch_points: Annotated[int | None, typer.Option(
+            min=1, help="Points per batch at most (default: enough replicas to fill the "
+            "device; with Dask, four batches per worker). A killed sweep loses the batches in "
+            "flight.")] = None,
+        progress: Annotated[bool, typer.Option(help="Show a progress bar (on a terminal).")
+                            ] = True) -> None:
+    """Run every point of a sweep that is not finished yet; write sweep.h5 in the folder."""
+    from kmc_ald.errors import ScenarioError
+    try:
+        from kmc_ald.sweep.spec import load_sweep, quick_sweep
+        if sweep_file is not None:
+            if scenario or vary:
+                raise ScenarioError("give a sweep file or --scenario with --vary, not both")
+            sweep = load_sweep(sweep_file)
+            folder = output or sweep_file.with_name(f"{sweep_file.stem}-sweep")
+        else:
+            if not scenario or not vary:
+                raise ScenarioError("give a sweep file, or --scenario and at least one --vary "
+                                    "'PATH=V1,V2,...'")
+            from kmc_ald.resources import resolve_scenario
+            sweep = quick_sweep(str(resolve_scenario(scenario)), vary, replicas, seed,
+                                list(overrides or []))
+            folder = output or Path(f"{Path(scenario).stem}-sweep")
+        if workers is not None and scheduler is not None:
+            raise ScenarioError("give --workers (a local cluster) or --scheduler, not both")
+        err.print(f"[dim]sweep of {len(sweep.points)} points x {sweep.spec.replicas} replicas "
+                  f"of {_escape(sweep.scenario_name)} into {_escape(str(folder))}[/]",
+                  highlight=False)
+        from kmc_ald.sweep.run import run_sweep
+        outcome = _sweep_with_progress(run_sweep, sweep, folder, progress and err.is_terminal,
+                                       backend=backend.value, workers=workers,
+                                       scheduler=scheduler, max_points=batch_points)
+    except KmcAldError as error:
+        raise _fail(error) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: finished points are kept; run the same command again "
+                  "to continue", highlight=False)
+        raise typer.Exit(130) from None
+    rate = outcome.events / outcome.wall_time if outcome.wall_time > 0 else 0.0
+    out.print(f"points    {len(outcome.computed)} computed, {len(outcome.skipped)} already "
+              f"finished, {len(outcome.failed)} failed\n"
+              f"events    {outcome.events:,} in {outcome.wall_time:.2f} s ({rate:,.0f} events/s)"
+              f"\nsweep file {_escape(str(outcome.sweep_file))}  (kmc-ald sweep table, "
+              "kmc-ald report)", highlight=False)
+    for index, why in sorted(outcome.failed.items()):
+        err.print(f"[red]point {index} failed[/]: {_escape(why)}", highlight=False)
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
+def _sweep_with_progress(run_sweep, sweep, folder, show: bool, **options):
+    """One progress bar for the whole sweep on a terminal; a log line per batch otherwise."""
+    if not show:
+        def line(p) -> None:
+            rate = p.events / p.elapsed if p.elapsed > 0 else 0.0
+            err.print(f"{p.done}/{p.total} points ({p.computed} computed, {p.skipped} already "
+                      f"finished, {p.failed} failed), {rate:,.0f} events/s, "
+                      f"{p.elapsed:.1f} s", highlight=False)
+        return run_sweep(sweep, folder, progress=line, **options)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    columns = (TextColumn("points"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("sweep", total=len(sweep.points), info="")
+
+        def update(p) -> None:
+            rate = p.events / p.elapsed if p.elapsed > 0 else 0.0
+            bar.update(task, completed=p.done, info=f"{rate:,.0f} events/s, {p.failed} failed")
+        return run_sweep(sweep, folder, progress=update, **options)
+
+
+@sweep_app.command("table")
+def sweep_table(results: Annotated[Path, typer.Argument(
+                    help="A sweep's folder or its sweep.h5.")],
+                output: Annotated[Path, typer.Option(
+                    "--output", "-o", help="Table to write: .csv, or .parquet (needs pyarrow); "
+                    "one row per point x cycle.")],
+                overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")
+                                     ] = False) -> None:
+    """Write a sweep's tidy table: axis values, cycle, each observable's mean and s.e."""
+    try:
+        _refuse_existing(output, overwrite)
+        from kmc_ald.sweep.results import write_table
+        rows = write_table(results, output)
+    except KmcAldError as error:
+        raise _fail(error) from None
+    out.print(f"wrote {rows} rows to {_escape(str(output))}", highlight=False)
+
+
+def _is_sweep_file(path: Path) -> bool:
+    """Whether ``path`` is a sweep's folder or sweep.h5 (not a run file)."""
+    if path.is_dir():
+        return (path / "sweep.h5").exists()
+    try:
+        import h5py
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("kind") == "kmc_ald sweep"
+    except OSError:
+        return False
 
 
 @app.command()

@@ -50,7 +50,8 @@ class _Context:
     area_nm2: float
 
 
-def _figure(width: float, height: float, **kwargs):
+def new_figure(width: float, height: float, **kwargs):
+    """A matplotlib Figure (constrained layout), or a ReportError saying how to install it."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -150,7 +151,7 @@ def _coverage(ctx: _Context, path: Path) -> Path:
         cov = cov[:, None, :]  # [samples, replicas, species]
     mean, sem = _mean_sem(cov, axis=1)
     names = run.species[1:]
-    fig = _figure(8.0, 6.0)
+    fig = new_figure(8.0, 6.0)
     whole, zoom = fig.subplots(2, 1)
     phases = run.phases
     n_cycles = int(phases["cycle"].max()) + 1 if len(phases["cycle"]) else 0
@@ -219,7 +220,7 @@ def _plot_cycles(ax, ctx: _Context, name: str, label: str, colour: str) -> None:
 
 def _loading_growth(ctx: _Context, path: Path) -> Path:
     el = ctx.element
-    fig = _figure(9.0, 3.6)
+    fig = new_figure(9.0, 3.6)
     left, right = fig.subplots(1, 2)
     _plot_cycles(left, ctx, "loading", f"{el} loading [wt%]", "C0")
     left.set_title("loading")
@@ -243,7 +244,7 @@ def _loading_growth(ctx: _Context, path: Path) -> Path:
 
 
 def _particles(ctx: _Context, path: Path) -> Path:
-    fig = _figure(9.0, 3.6)
+    fig = new_figure(9.0, 3.6)
     left, right = fig.subplots(1, 2)
     _plot_cycles(left, ctx, "single_atom_fraction", "single-atom fraction", "C2")
     left.set_ylim(-0.02, 1.02)
@@ -269,7 +270,7 @@ def _size_distribution(ctx: _Context, frames: list[int], path: Path) -> Path:
     log_bins = largest > 32
     edges = (2 ** np.arange(int(np.log2(largest)) + 2) if log_bins
              else np.arange(1, largest + 2))
-    fig = _figure(8.0, 4.0)
+    fig = new_figure(8.0, 4.0)
     ax = fig.subplots()
     what = f"{ctx.element} atoms" if ctx.element else "occupied sites"
     if not frames:
@@ -316,7 +317,7 @@ def _surface(ctx: _Context, frames: list[int], path: Path) -> Path:
     corners = np.array([[0, 0], lat.cell[0, :2], lat.cell[0, :2] + lat.cell[1, :2],
                         lat.cell[1, :2], [0, 0]])
     extent = corners.max(axis=0) - corners.min(axis=0)
-    fig = _figure(5.0 * cols + 1.8, 5.0 * extent[1] / extent[0] * rows + 0.7 * rows)
+    fig = new_figure(5.0 * cols + 1.8, 5.0 * extent[1] / extent[0] * rows + 0.7 * rows)
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     site_colours = ["#e0e0e0", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
     species_colours = ["#d62728", "#ff7f0e", "#17becf", "#bcbd22", "#7f7f7f", "#e377c2"]

@@ -99,7 +99,9 @@ def coverage(model: Model, occupation: np.ndarray) -> np.ndarray:
     """Fraction of surface sites holding each species (index 0: empty), per replica."""
     lattice = model.lattice
     n_species = len(model.mechanism.species)
-    surface = occupation[..., lattice.layer == 0].reshape(-1, lattice.n_surface_sites)
+    n_surface = lattice.n_surface_sites
+    surface = (occupation[..., :n_surface] if lattice.surface_first
+               else occupation[..., lattice.layer == 0]).reshape(-1, n_surface)
     replicas = surface.shape[0]
     index = surface + (n_species * np.arange(replicas))[:, None]  # one bincount for all
     counts = np.bincount(index.ravel(), minlength=replicas * n_species).reshape(replicas, -1)

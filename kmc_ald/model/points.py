@@ -35,7 +35,7 @@ class PointSet:
         return np.stack([m.rates.rate[phase] for m in self.models])
 
 
-def _differs(a: Model, b: Model) -> str | None:
+def differs(a: Model, b: Model) -> str | None:
     """What keeps two models out of one launch, or None."""
     la, lb = a.lattice, b.lattice
     if la.n_sites != lb.n_sites or not (np.array_equal(la.neighbours, lb.neighbours)
@@ -75,7 +75,7 @@ def point_set(models: Sequence[Model]) -> PointSet:
     if not models:
         raise ValueError("an ensemble needs at least one parameter point")
     for k, model in enumerate(models[1:], start=1):
-        why = _differs(models[0], model)
+        why = differs(models[0], model)
         if why is not None:
             raise ScenarioError(f"parameter point {k} differs from point 0 in {why}; points of "
                                 "one batch may differ in rates only (run the others as a "

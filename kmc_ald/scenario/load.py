@@ -6,7 +6,9 @@ the value given and what is allowed, followed by the lines of the file around it
 """
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import io
 import re
 import types
@@ -127,18 +129,19 @@ def _fields_at(model: type[pydantic.BaseModel], loc: Loc) -> list[str]:
     return []
 
 
-def _problem_from(err: dict, data: Any) -> Problem:
+def problem_from(err: dict, model: type[pydantic.BaseModel] = Scenario) -> Problem:
+    """A pydantic error of ``model`` as a Problem, with the keys allowed where it is."""
     loc = tuple(err["loc"])
     msg = re.sub(r"^(Value error|Assertion failed), ", "", err["msg"])
     if err["type"] == "extra_forbidden":
-        allowed = _fields_at(Scenario, loc[:-1])
+        allowed = _fields_at(model, loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         msg = f"unknown key {loc[-1]!r}{hint} (allowed here: {', '.join(allowed)})"
         return Problem(loc, None, msg)
     if err["type"] == "missing":
         present = err["input"] if isinstance(err["input"], dict) else {}
-        allowed = _fields_at(Scenario, loc[:-1])
+        allowed = _fields_at(model, loc[:-1])
         msg = f"required key {loc[-1]!r} is missing"
         if present:
             msg += f" (present: {', '.join(map(str, present))}; allowed: {', '.join(allowed)})"
@@ -152,7 +155,7 @@ def _in_file_order(source: ScenarioSource, problems: list[Problem]) -> list[Prob
     return sorted(problems, key=lambda p: source.line_of(p.loc) or 0)
 
 
-def _read_yaml(text: str, name: str) -> Any:
+def read_yaml(text: str, name: str) -> Any:
     # A round-trip loader reads YAML 1.2 scalars and keeps line numbers on every node. One per
     # call: ruamel's loaders keep parser state and are not safe to share between threads.
     try:
@@ -163,6 +166,13 @@ def _read_yaml(text: str, name: str) -> Any:
         source = ScenarioSource(name, text, None)
         ctx = ("\n" + source.context(line)) if line else ""
         raise ScenarioError(f"{name}, line {line}: not valid YAML: {err.problem}{ctx}") from None
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(text: str, name: str) -> Any:
+    """The YAML tree of a scenario text, parsed once per process: a sweep validates and runs
+    the same base text with many override sets, and parsing is most of a validation."""
+    return read_yaml(text, name)
 
 
 def _parse_path(path: str) -> Loc:
@@ -210,7 +220,7 @@ def apply_override(data: Any, assignment: str) -> None:
 def loads_scenario(text: str, name: str = "<scenario>", overrides: tuple[str, ...] = ()
                    ) -> Scenario:
     """Validate scenario text; raises ScenarioError listing every problem found."""
-    data = _read_yaml(text, name)
+    data = copy.deepcopy(_parsed(text, name))  # overrides change it: a copy of the cached tree
     source = ScenarioSource(name, text, data)
     if not isinstance(data, dict):
         raise ScenarioError(f"{name}: a scenario is a YAML mapping with keys description, "
@@ -222,7 +232,7 @@ def loads_scenario(text: str, name: str = "<scenario>", overrides: tuple[str, ..
     try:
         scenario = Scenario.model_validate(data)
     except pydantic.ValidationError as exc:
-        schema = [_problem_from(e, data) for e in exc.errors()]
+        schema = [problem_from(e) for e in exc.errors()]
         seen = {p.loc for p in schema}
         raise source.error(_in_file_order(source, schema + [p for p in names
                                                             if p.loc not in seen])) from None

@@ -10,6 +10,7 @@ here too; references to site types are checked when the lattice is known (kmc_al
 """
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -124,14 +125,16 @@ def _formula(value: str) -> str:
 ChemicalFormula = Annotated[str, Field(min_length=1), AfterValidator(_formula)]
 
 
+@functools.lru_cache(maxsize=1024)
 def formula_mass(formula: str) -> float:
-    """Mass of a formula unit [amu]."""
+    """Mass of a formula unit [amu] (cached: statistics ask once per substrate atom)."""
     from ase.data import atomic_masses, atomic_numbers
     from ase.formula import Formula
     return float(sum(atomic_masses[atomic_numbers[s]] * n
                      for s, n in Formula(formula).count().items()))
 
 
+@functools.lru_cache(maxsize=1024)
 def formula_count(formula: str, element: str) -> int:
     """Atoms of ``element`` in one formula unit."""
     from ase.formula import Formula

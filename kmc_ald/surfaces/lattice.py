@@ -89,10 +89,16 @@ class Lattice:
     def degree(self) -> int:
         return int(self.neighbours.shape[1])
 
-    @property
+    @cached_property
     def n_surface_sites(self) -> int:
         """Sites in layer 0: the denominator of every coverage."""
         return int(np.count_nonzero(self.layer == 0))
+
+    @cached_property
+    def surface_first(self) -> bool:
+        """Whether the layer-0 sites are the first n_surface_sites (the builders' order), so
+        that the surface of an occupation array is a view ``occupation[..., :n]``."""
+        return bool(np.all(self.layer[:self.n_surface_sites] == 0))
 
     @property
     def area(self) -> float:
