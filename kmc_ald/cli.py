@@ -233,8 +233,8 @@ def _print_summary(sim, summary, path: Path) -> None:
     else:
         table.add_column(f"final coverage [ML], mean ± s.e. of {final.shape[0]} replicas",
                          justify="right")
-        sem = final.std(axis=0, ddof=1) / np.sqrt(final.shape[0])
-        for name, value, err_ in zip(summary.species, final.mean(axis=0), sem):
+        from kmc_ald.analysis.cycles import mean_sem
+        for name, value, err_ in zip(summary.species, *mean_sem(final, axis=0)):
             table.add_row(name, f"{value:.4f} ± {err_:.4f}")
     out.print(table)
     counts = state.event_counts if state.event_counts.ndim == 1 else state.event_counts.sum(axis=0)
@@ -276,7 +276,7 @@ _CYCLE_COLUMNS = (("deposited", "{el}/nm²", "{:.3g}"), ("growth_thickness", "Å
 
 def _print_cycles(sim, cycles: dict) -> None:
     """The per-cycle statistics at up to 10 cycles (replica means when there are replicas)."""
-    from kmc_ald.analysis.cycles import nucleation_delay
+    from kmc_ald.analysis.cycles import mean_sem, nucleation_delay
 
     element = sim.scenario.deposit.element
     n = len(cycles["cycle"])
@@ -290,7 +290,7 @@ def _print_cycles(sim, cycles: dict) -> None:
     for k in shown:
         values = [fmt.format(float(np.mean(cycles[name][k]))) for name, _, fmt in _CYCLE_COLUMNS]
         if replicas > 1:
-            sem = float(np.std(cycles["deposited"][k], ddof=1) / np.sqrt(replicas))
+            sem = float(mean_sem(cycles["deposited"][k], axis=0)[1])
             values[0] += f" ± {sem:.2g}"
         table.add_row(str(int(np.max(cycles["cycle"][k]))), *values)
     out.print(table)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from kmc_ald.analysis.clusters import cluster_labels
-from kmc_ald.analysis.cycles import element_atoms, nucleation_delay
+from kmc_ald.analysis.cycles import element_atoms, mean_sem, nucleation_delay
 from kmc_ald.errors import KmcAldError
 from kmc_ald.io.runfile import RunRecord, read_run
 from kmc_ald.io.structures import ExportError, builder_for_run
@@ -58,14 +58,6 @@ def new_figure(width: float, height: float, **kwargs):
         raise ReportError("kmc-ald report draws with matplotlib: pip install 'kmc-ald[plot]'"
                           ) from None
     return Figure(figsize=(width, height), layout="constrained", **kwargs)
-
-
-def _mean_sem(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard error of the mean over ``axis`` (zero error for one replica)."""
-    n = values.shape[axis]
-    mean = values.mean(axis=axis)
-    sem = values.std(axis=axis, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(mean)
-    return mean, sem
 
 
 def write_report(run_file: str | Path, out_dir: str | Path,
@@ -149,7 +141,7 @@ def _coverage(ctx: _Context, path: Path) -> Path:
     t, cov = run.coverage_time, run.coverage
     if cov.ndim == 2:
         cov = cov[:, None, :]  # [samples, replicas, species]
-    mean, sem = _mean_sem(cov, axis=1)
+    mean, sem = mean_sem(cov, axis=1)
     names = run.species[1:]
     fig = new_figure(8.0, 6.0)
     whole, zoom = fig.subplots(2, 1)
@@ -204,7 +196,7 @@ def _per_cycle(ctx: _Context, name: str) -> tuple[np.ndarray, np.ndarray, np.nda
     cycle = cycle if cycle.ndim == 1 else cycle[:, 0]
     if values.ndim == 1:
         return cycle, values, np.zeros_like(values)
-    mean, sem = _mean_sem(values, axis=1)
+    mean, sem = mean_sem(values, axis=1)
     return cycle, mean, sem
 
 
@@ -285,7 +277,7 @@ def _size_distribution(ctx: _Context, frames: list[int], path: Path) -> Path:
     for i, (frame, sizes) in enumerate(zip(frames, histograms)):
         counts = np.array([np.histogram(s, bins=edges)[0] for s in sizes]) / ctx.area_nm2
         replicas = counts.shape[0]
-        mean, sem = _mean_sem(counts, axis=0)
+        mean, sem = mean_sem(counts, axis=0)
         ax.bar(x + (i - (len(frames) - 1) / 2) * width, mean, width,
                yerr=sem if replicas > 1 else None, capsize=2, label=_frame_label(run, frame))
     labels = ([f"{a}-{b - 1}" if b - 1 > a else f"{a}" for a, b in zip(edges[:-1], edges[1:])]
@@ -405,7 +397,7 @@ def _markdown(ctx: _Context, figures: list[Path], path: Path) -> Path:
             if name in run.cycles:
                 values = np.asarray(run.cycles[name][-1], dtype=float)
                 text = (f"{values.mean():.4g}" if values.ndim == 0 or values.size == 1
-                        else f"{values.mean():.4g} ± {_mean_sem(values, 0)[1]:.2g}")
+                        else f"{values.mean():.4g} ± {mean_sem(values, 0)[1]:.2g}")
                 lines.append(f"| {name} | {text} | {units.get(name, '')} |")
         _, growth, _ = _per_cycle(ctx, "growth")
         delay = nucleation_delay(growth)

@@ -169,6 +169,15 @@ class CycleStatistics:
         }
 
 
+def mean_sem(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error of the mean over ``axis`` (the replicas); zero error for one."""
+    values = np.asarray(values, dtype=float)
+    n = values.shape[axis]
+    mean = values.mean(axis=axis)
+    sem = values.std(axis=axis, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(mean)
+    return mean, sem
+
+
 def cycle_numbers(cycles: dict[str, np.ndarray]) -> np.ndarray:
     """The cycle number of each row of per-cycle statistics (the same for every replica)."""
     numbers = np.asarray(cycles["cycle"])

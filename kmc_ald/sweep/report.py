@@ -8,7 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from kmc_ald.analysis.cycles import COLUMNS
+from kmc_ald.analysis.cycles import COLUMNS, mean_sem
 from kmc_ald.report import ReportError, new_figure
 from kmc_ald.sweep.results import _axis_column, _sweep_file
 
@@ -22,9 +22,8 @@ def _steady(replicas: np.ndarray, name: str = "growth") -> tuple[float, float]:
     cycles (the steady growth per cycle), or of another observable at the last cycle."""
     n = replicas.shape[0]
     per_replica = replicas[n // 2:].mean(axis=0) if name == "growth" else replicas[-1]
-    k = per_replica.size
-    sem = per_replica.std(ddof=1) / np.sqrt(k) if k > 1 else 0.0
-    return float(per_replica.mean()), float(sem)
+    mean, sem = mean_sem(per_replica, axis=0)
+    return float(mean), float(sem)
 
 
 def write_sweep_report(path: str | Path, out_dir: str | Path) -> list[Path]:
@@ -79,9 +78,7 @@ def write_sweep_report(path: str | Path, out_dir: str | Path) -> list[Path]:
     ax = fig.subplots()
     cycles = np.arange(1, n_cycles + 1)
     for p in range(min(len(keys), MAX_LINES)):
-        series = data["growth"][p]
-        mean = series.mean(axis=1)
-        sem = series.std(axis=1, ddof=1) / np.sqrt(replicas) if replicas > 1 else 0 * mean
+        mean, sem = mean_sem(data["growth"][p], axis=1)
         ax.errorbar(cycles, mean, yerr=sem, capsize=2, lw=1,
                     label=", ".join(f"{n}={x}" for n, x in zip(axes, values[p])))
     ax.set_xlabel("cycle")

@@ -21,21 +21,12 @@ import re
 from pathlib import Path
 
 import h5py
-import numpy as np
 
-from kmc_ald.analysis.cycles import COLUMNS
+from kmc_ald.analysis.cycles import COLUMNS, mean_sem
 from kmc_ald.errors import RunFileError
 from kmc_ald.sweep.spec import Sweep
 
 _QUANTITY = re.compile(r"^\s*([-+0-9.eE]+)\s*(.*?)\s*$")
-
-
-def _mean_sem(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard error over the replica axis (axis 1); s.e. is 0 for one replica."""
-    n = values.shape[1]
-    mean = values.mean(axis=1)
-    sem = values.std(axis=1, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(mean)
-    return mean, sem
 
 
 def write_sweep_file(sweep: Sweep, folder: Path, keys: dict[int, str]) -> Path:
@@ -69,7 +60,7 @@ def write_sweep_file(sweep: Sweep, folder: Path, keys: dict[int, str]) -> Path:
                             g.create_dataset(name, data=data).attrs["species"] = json.dumps(
                                 list(species))
                             continue
-                        mean, sem = _mean_sem(data)
+                        mean, sem = mean_sem(data, axis=1)
                         g.create_dataset(f"{name}/mean", data=mean)
                         g.create_dataset(f"{name}/sem", data=sem)
                         g.create_dataset(f"{name}/replicas", data=data)
