@@ -54,9 +54,8 @@ def _escape(text: str) -> str:
 
 
 def _load(scenario: str, overrides: list[str]):
-    from kmc_ald.resources import resolve_scenario
     from kmc_ald.scenario.load import load_scenario
-    return load_scenario(resolve_scenario(scenario), tuple(overrides))
+    return load_scenario(scenario, tuple(overrides))
 
 
 @app.callback()

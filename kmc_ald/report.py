@@ -55,7 +55,8 @@ def new_figure(width: float, height: float, **kwargs):
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise ReportError("kmc-ald report draws with matplotlib: pip install 'kmc-ald[plot]'"
+        raise ReportError("kmc-ald report draws with matplotlib: pip install matplotlib (or, in "
+                          "the checkout, pip install -e '.[plot]')"
                           ) from None
     return Figure(figsize=(width, height), layout="constrained", **kwargs)
 

@@ -29,10 +29,12 @@ def bundled_scenarios() -> dict[str, Path]:
     return {p.stem: p for p in sorted(scenario_dir().glob("*.yaml"))}
 
 
-def resolve_scenario(name_or_path: str) -> Path:
-    """A path as given if it exists, else the bundled scenario of that name."""
+def resolve_scenario(name_or_path: str | Path) -> Path:
+    """A path as given if it exists; else, for a bare name without a folder (``langmuir`` or
+    ``langmuir.yaml``), the bundled scenario of that name. A path with a folder is returned as
+    given, so that a mistyped path is an error, never another scenario of the same name."""
     path = Path(name_or_path)
-    if path.exists():
+    if path.exists() or path.parent != Path("."):
         return path
-    return bundled_scenarios().get(path.stem if path.suffix in (".yaml", ".yml") else name_or_path,
-                                   path)
+    name = path.stem if path.suffix in (".yaml", ".yml") else str(path)
+    return bundled_scenarios().get(name, path)

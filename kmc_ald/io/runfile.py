@@ -38,6 +38,7 @@ file that :func:`read_run` (or ``h5py.File(path, "r", swmr=True)``) reads up to 
 """
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import platform
@@ -229,8 +230,10 @@ class RunFileWriter:
     @staticmethod
     def _series(group, name, dtype, tail, units, description):
         chunk_rows = max(16, 4096 // max(1, int(np.prod(tail, dtype=int))))
-        ds = group.create_dataset(name, shape=(0, *tail), maxshape=(None, *tail), dtype=dtype,
-                                  chunks=(chunk_rows, *tail))
+        # an empty axis (no gases) cannot be chunked as it is: it gets an unlimited maximum
+        maxshape = tuple(None if t == 0 else t for t in tail)
+        ds = group.create_dataset(name, shape=(0, *tail), maxshape=(None, *maxshape),
+                                  dtype=dtype, chunks=(chunk_rows, *(max(1, t) for t in tail)))
         ds.attrs["units"] = units
         ds.attrs["description"] = description
         return ds
@@ -483,7 +486,7 @@ class RunRecord:
         """
         if not -self.n_frames <= frame < self.n_frames:
             raise RunFileError(f"{self.path}: no snapshot {frame} (it holds {self.n_frames})")
-        with _open(self.path) as f:
+        with _open(self.path) as f, _damage(self.path):
             return f["kmc_ald/snapshots/occupation"][frame % self.n_frames]
 
 
@@ -491,22 +494,60 @@ def _decoded(values: np.ndarray) -> np.ndarray:
     return np.array([v.decode() if isinstance(v, bytes) else v for v in values], dtype=object)
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _check_whole(path: Path) -> None:
+    """Refuse a file shorter than its HDF5 superblock says (a copy cut short, a full disk):
+    HDF5 can loop for minutes over the missing part instead of failing."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(48)
+            size = f.seek(0, 2)
+    except FileNotFoundError:
+        raise RunFileError(f"{path}: no such run file") from None
+    except OSError as err:
+        raise RunFileError(f"{path}: cannot read the run file ({err})") from None
+    if not head.startswith(_HDF5_SIGNATURE):
+        raise RunFileError(f"{path}: not an HDF5 file, so not a kmc-ald run file")
+    version, offsets = head[8], head[9]
+    if version in (2, 3) and offsets in (4, 8) and len(head) >= 12 + 3 * offsets:
+        at = 12 + 2 * offsets  # after the base and superblock-extension addresses
+        end = int.from_bytes(head[at:at + offsets], "little")
+        if size < end:
+            raise RunFileError(f"{path}: truncated ({size:,} of its {end:,} bytes are there); "
+                               "the run file cannot be read")
+
+
+@contextlib.contextmanager
+def _damage(path: Path):
+    """What a damaged file raises while it is read (h5py's RuntimeError on a bad checksum, a
+    missing dataset, a wrong type) becomes one line naming the file."""
+    try:
+        yield
+    except (KeyError, RuntimeError, ValueError, TypeError, IndexError, AttributeError,
+            UnicodeDecodeError, OSError) as err:
+        raise RunFileError(f"{path}: damaged, or not a kmc-ald run file ({type(err).__name__}: "
+                           f"{err})") from None
+
+
 def _open(path: Path) -> h5py.File:
+    _check_whole(path)
     try:
         return h5py.File(path, "r")
     except FileNotFoundError:
         raise RunFileError(f"{path}: no such run file") from None
-    except OSError:
+    except (OSError, RuntimeError):
         try:  # a run killed while writing leaves the SWMR "open for write" flag set
             return h5py.File(path, "r", libver="latest", swmr=True)
-        except OSError as err:
+        except (OSError, RuntimeError) as err:
             raise RunFileError(f"{path}: not a readable kmc-ald run file ({err})") from None
 
 
 def read_run(path: str | Path) -> RunRecord:
     """Read a run file, including one whose run was killed (up to its last flush)."""
     path = Path(path)
-    with _open(path) as f:
+    with _open(path) as f, _damage(path):
         if "kmc_ald" not in f or "h5md" not in f:
             raise RunFileError(f"{path}: an HDF5 file, but not a kmc-ald run file")
         prov = dict(f["kmc_ald/provenance"].attrs)
@@ -542,7 +583,7 @@ def read_lattice(path: str | Path):
     from kmc_ald.surfaces.lattice import Lattice
 
     path = Path(path)
-    with _open(path) as f:
+    with _open(path) as f, _damage(path):
         group = f.get("kmc_ald/lattice")
         if group is None or "substrate_symbols" not in group:
             return None

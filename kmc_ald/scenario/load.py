@@ -21,6 +21,7 @@ import pydantic
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
 
 from kmc_ald.errors import ScenarioError
 from kmc_ald.scenario.schema import Scenario, cross_reference_problems
@@ -160,6 +161,14 @@ def read_yaml(text: str, name: str) -> Any:
     # call: ruamel's loaders keep parser state and are not safe to share between threads.
     try:
         return YAML(typ="rt").load(text)
+    except ReaderError as err:  # a control character: ruamel reads printable text only
+        line = text.count("\n", 0, max(0, err.position)) + 1
+        raise ScenarioError(f"{name}, line {line}: not valid YAML: character {chr(err.character)!r} "
+                            "is not allowed (a control character; YAML files are printable "
+                            "text)") from None
+    except RecursionError:
+        raise ScenarioError(f"{name}: not valid YAML: nested too deeply (more levels than any "
+                            "scenario needs)") from None
     except MarkedYAMLError as err:
         mark = err.problem_mark
         line = mark.line + 1 if mark else None
@@ -231,6 +240,8 @@ def loads_scenario(text: str, name: str = "<scenario>", overrides: tuple[str, ..
     names = [Problem(*p) for p in cross_reference_problems(data)]
     try:
         scenario = Scenario.model_validate(data)
+    except RecursionError:
+        raise ScenarioError(f"{name}: nested too deeply to validate") from None
     except pydantic.ValidationError as exc:
         schema = [problem_from(e) for e in exc.errors()]
         seen = {p.loc for p in schema}
@@ -245,12 +256,15 @@ def loads_scenario(text: str, name: str = "<scenario>", overrides: tuple[str, ..
 
 
 def load_scenario(path: str | Path, overrides: tuple[str, ...] = ()) -> Scenario:
-    """Read and validate a scenario file."""
-    path = Path(path)
+    """Read and validate a scenario file, or a bundled scenario by name (``"langmuir"``)."""
+    from kmc_ald.resources import resolve_scenario
+    path = resolve_scenario(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
+        from kmc_ald.resources import bundled_scenarios
+        raise ScenarioError(f"{path}: no such scenario file (bundled scenarios, by name: "
+                            f"{', '.join(bundled_scenarios())})") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ScenarioError(f"{path}: cannot read the scenario file ({err})") from None
     return loads_scenario(text, str(path), overrides)

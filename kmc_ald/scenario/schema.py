@@ -48,7 +48,24 @@ Mass = Annotated[float, _quantity("mass"), Field(gt=0)]
 MassDensity = Annotated[float, _quantity("mass density"), Field(gt=0)]
 SpecificArea = Annotated[float, _quantity("specific area"), Field(gt=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
-Name = Annotated[str, Field(min_length=1, pattern=r"^[^\s+]+$")]
+def _name(value: str) -> str:
+    """A name of a species, event, site type, gas or phase: one printable word. '+' is the
+    equations' separator, brackets are the paths' index syntax (and terminal markup)."""
+    bad = [c for c in value if c.isspace() or c in "+[]" or not c.isprintable()]
+    if not value or bad:
+        raise ValueError(f"a name is one word of printable characters without spaces, '+', "
+                         f"'[' or ']'; got {value!r}")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_name)]
+
+
+def _text(value: str) -> str:
+    """Free text (a description): anything but NUL, which HDF5 strings cannot hold."""
+    if "\x00" in value:
+        raise ValueError("the text holds a NUL character (\\0), which a run file cannot store")
+    return value
 
 
 def _per_site_type(parse_one):
@@ -75,8 +92,14 @@ def _probability(value: Any) -> float:
 
 
 PerTypeEnergy = Annotated[dict[str, float], _per_site_type(lambda v: parse_quantity(v, "energy"))]
-PerTypeFrequency = Annotated[dict[str, float],
-                             _per_site_type(lambda v: parse_quantity(v, "frequency"))]
+def _rate_prefactor(value: Any) -> float:
+    rate = parse_quantity(value, "frequency")
+    if not rate >= 0.0:  # also NaN
+        raise ValueError(f"a rate prefactor is a frequency >= 0, got {value!r}")
+    return rate
+
+
+PerTypeFrequency = Annotated[dict[str, float], _per_site_type(_rate_prefactor)]
 PerTypeProbability = Annotated[dict[str, float], _per_site_type(_probability)]
 
 
@@ -164,8 +187,8 @@ class Substrate(Strict):
     lattice: Literal[SUBSTRATE_KINDS]  # kmc_ald.substrates
     size: tuple[SizeEntry, SizeEntry]
     spacing: Length | None = None
-    site_types: dict[str, SiteAmount] = Field(default_factory=dict)
-    initial: dict[str, str] = Field(default_factory=dict)
+    site_types: dict[Name, SiteAmount] = Field(default_factory=dict)
+    initial: dict[Name, Name] = Field(default_factory=dict)
     stack: Stack | None = None
 
     @model_validator(mode="after")
@@ -463,10 +486,10 @@ class Output(Strict):
 class Scenario(Strict):
     """A complete simulation: substrate, chemistry, process recipe, run settings and outputs."""
 
-    description: str = Field(min_length=1)
+    description: Annotated[str, AfterValidator(_text)] = Field(min_length=1)
     substrate: Substrate
     species: list[Name] = Field(min_length=1)
-    gases: dict[str, Gas] = Field(default_factory=dict)
+    gases: dict[Name, Gas] = Field(default_factory=dict)
     events: list[Event] = Field(min_length=1)
     recipe: Recipe
     deposit: Deposit | None = None
@@ -513,8 +536,9 @@ class Scenario(Strict):
 
     @property
     def title(self) -> str:
-        """The first line of the description."""
-        return self.description.strip().splitlines()[0]
+        """The first line of the description (empty when it is blank)."""
+        lines = self.description.strip().splitlines()
+        return lines[0] if lines else ""
 
 
 def _entries(data: Any, key: str, kind: type) -> Any:

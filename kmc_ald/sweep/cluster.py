@@ -22,7 +22,8 @@ def client_for(workers: int | None, scheduler: str | None) -> Iterator[object]:
         from distributed import Client, LocalCluster
     except ImportError as err:
         raise BackendUnavailableError(
-            f"Dask is not importable ({err}); install it with: pip install 'kmc-ald[cluster]'"
+            f"Dask is not importable ({err}); install it with: pip install distributed (or, "
+            "in the checkout, pip install -e '.[cluster]')"
         ) from None
     if scheduler is not None:
         try:

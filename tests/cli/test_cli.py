@@ -85,11 +85,12 @@ def test_run_with_a_missing_scenario_exits_2(tmp_path):
     assert result.exit_code == 2 and "no such scenario file" in result.output
 
 
-def test_gpu_backend_without_a_gpu_exits_3_with_the_reason():
+def test_gpu_backend_without_a_gpu_exits_3_with_the_reason(tmp_path):
     from kmc_ald.engine.backends.base import gpu_unavailable_reason
     if gpu_unavailable_reason() is None:
         pytest.skip("a GPU is available here")
-    result = invoke("run", LANGMUIR, "--solver", "parallel", "--backend", "gpu")
+    result = invoke("run", LANGMUIR, "--solver", "parallel", "--backend", "gpu",
+                    "-o", str(tmp_path / "gpu.h5"))
     assert result.exit_code == 3
     assert "backend 'gpu' was requested but cannot run" in result.output
 
@@ -124,8 +125,8 @@ def test_check_says_which_solver_and_backend_can_run_the_scenario():
             else "on the cpu for --replicas N (gpu unavailable") in text
 
 
-def test_the_exact_solver_on_a_gpu_is_refused_with_the_alternative():
-    result = invoke("run", LANGMUIR, "--backend", "gpu")
+def test_the_exact_solver_on_a_gpu_is_refused_with_the_alternative(tmp_path):
+    result = invoke("run", LANGMUIR, "--backend", "gpu", "-o", str(tmp_path / "gpu.h5"))
     assert result.exit_code == 3
     assert "on a GPU the exact solver runs ensembles of replicas (--replicas N" in result.output
 

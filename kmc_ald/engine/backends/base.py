@@ -87,8 +87,8 @@ def gpu_unavailable_reason() -> str | None:
     try:
         import cupy
     except ImportError as err:
-        return (f"CuPy is not importable ({err}); install it with: pip install 'kmc-ald[gpu]' "
-                f"(CUDA 12) or 'kmc-ald[gpu-cuda13]' (CUDA 13)")
+        return (f"CuPy is not importable ({err}); install it from the checkout with: pip "
+                f"install -e '.[gpu]' (CUDA 12) or -e '.[gpu-cuda13]' (CUDA 13)")
     try:
         n = cupy.cuda.runtime.getDeviceCount()
     except Exception as err:  # noqa: BLE001 - CUDARuntimeError, missing driver, ...

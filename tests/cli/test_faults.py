@@ -1,0 +1,130 @@
+"""Bad input and damaged files: one clear line and an exit code from the README's table, never a
+traceback or a hang, and nothing already written lost."""
+import random
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from kmc_ald.cli import app
+from kmc_ald.errors import ScenarioError
+from kmc_ald.scenario.load import load_scenario, loads_scenario
+from tests.conftest import SCENARIOS
+
+LANGMUIR_TEXT = (SCENARIOS / "langmuir.yaml").read_text()
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def refused(text: str, *expected: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        loads_scenario(text, "bad.yaml")
+    for words in expected:
+        assert words in str(info.value)
+
+
+def test_a_negative_rate_prefactor_is_refused_naming_the_field():
+    refused(LANGMUIR_TEXT.replace("{A: 2.0 1/s}", "{A: -2.0 1/s}"),
+            "events[0].rate.A", "a rate prefactor is a frequency >= 0")
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("species: [A]", 'species: ["[/]"]', "species[0] = '[/]'"),
+    ("species: [A]", 'species: ["A\\0"]', "a name is one word of printable characters"),
+    ("description: |", 'description: "a\\0b"\nnotes: |', "NUL character"),
+])
+def test_names_and_text_a_run_file_or_a_terminal_cannot_hold_are_refused(old, new, expected):
+    refused(LANGMUIR_TEXT.replace(old, new, 1), expected)
+
+
+def test_control_characters_and_deep_nesting_are_yaml_errors():
+    refused(LANGMUIR_TEXT.replace("Langmuir", "Lang\x07muir", 1), "bad.yaml, line 2",
+            "'\\x07' is not allowed")
+    refused("a: " + "[" * 3000 + "]" * 3000, "nested too deeply")
+
+
+def test_a_blank_description_has_an_empty_title():
+    body = LANGMUIR_TEXT[LANGMUIR_TEXT.index("substrate:"):]
+    sc = loads_scenario('description: "   "\n' + body, "blank.yaml")
+    assert sc.title == ""
+
+
+def test_bundled_names_resolve_in_python_and_mistyped_paths_are_errors(tmp_path):
+    assert load_scenario("langmuir").title.startswith("Langmuir adsorption")
+    result = invoke("check", tmp_path / "no/such/dir/langmuir.yaml")
+    assert result.exit_code == 2
+    assert "no such scenario file" in result.output and "valid" not in result.output
+
+
+def test_a_deposit_section_without_gases_runs_reports_and_resumes(tmp_path):
+    scenario = tmp_path / "deposit.yaml"
+    scenario.write_text("""
+description: deposit without gases
+substrate: {lattice: square, size: [8, 8]}
+species: [A]
+events:
+  - {name: adsorb, equation: "* -> A", rate: {A: 2 1/s}}
+  - {name: desorb, equation: "A -> *", rate: {A: 1 1/s}}
+recipe: {temperature: 300 K, cycles: 2, phases: [{name: run, duration: 1 s}]}
+deposit: {element: Pt, density: 21.45 g/cm^3, composition: {A: Pt}}
+""")
+    assert invoke("check", scenario).exit_code == 0
+    run_file = tmp_path / "deposit.h5"
+    result = invoke("run", scenario, "-o", run_file)
+    assert result.exit_code == 0, result.output
+    assert invoke("report", run_file, "-o", tmp_path / "report").exit_code == 0
+    resumed = invoke("resume", run_file, "-o", tmp_path / "more.h5", "--cycles", 3)
+    assert resumed.exit_code == 0, resumed.output
+
+
+@pytest.fixture(scope="module")
+def run_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("damage") / "run.h5"
+    result = invoke("run", "langmuir", "-o", path, "--set", "substrate.size=[16, 16]")
+    assert result.exit_code == 0, result.output
+    return path
+
+
+@pytest.mark.parametrize("fraction", [0.001, 0.1, 0.5, 0.9, 0.999])
+@pytest.mark.parametrize("command", ["export", "report", "resume"])
+def test_a_truncated_run_file_is_one_line_within_seconds(run_file, tmp_path, fraction, command):
+    cut = tmp_path / "cut.h5"
+    data = run_file.read_bytes()
+    cut.write_bytes(data[:int(len(data) * fraction)])
+    target = {"export": ("-o", tmp_path / "x.extxyz"), "report": ("-o", tmp_path / "r"),
+              "resume": ("-o", tmp_path / "more.h5")}[command]
+    result = subprocess.run([sys.executable, "-m", "kmc_ald.cli", command, str(cut),
+                             *map(str, target)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 5, result.stderr
+    assert "truncated" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_files_that_are_not_run_files_are_one_line(run_file, tmp_path):
+    text = tmp_path / "notes.h5"
+    text.write_text("not HDF5 at all")
+    result = invoke("export", text, "-o", tmp_path / "x.extxyz")
+    assert result.exit_code == 5 and "not an HDF5 file" in result.output
+    import h5py
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["data"] = [1, 2, 3]
+    result = invoke("report", other, "-o", tmp_path / "r")
+    assert result.exit_code == 5 and "not a kmc-ald run file" in result.output
+
+
+def test_flipped_bytes_never_give_a_traceback(run_file, tmp_path):
+    data = bytearray(run_file.read_bytes())
+    rng = random.Random(7)
+    for k in range(8):
+        damaged = bytearray(data)
+        damaged[rng.randrange(0, min(len(data), 8192))] ^= 0xFF
+        path = tmp_path / f"flip{k}.h5"
+        path.write_bytes(damaged)
+        result = subprocess.run([sys.executable, "-m", "kmc_ald.cli", "export", str(path), "-o",
+                                 str(tmp_path / f"flip{k}.extxyz")], capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode in (0, 5), result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
