@@ -136,7 +136,15 @@ def run(scenario: ScenarioArg,
                   "compiles the CPU kernels on the first run only[/]", highlight=False)
     except KmcAldError as error:
         raise _fail(error) from None
+    except KeyboardInterrupt:
+        raise _interrupted_before_start() from None
     _run_and_report(sim, path, overwrite, progress)
+
+
+def _interrupted_before_start() -> typer.Exit:
+    err.print("[yellow]interrupted[/] before the run started: nothing was written",
+              highlight=False)
+    return typer.Exit(130)
 
 
 def _refuse_existing(path: Path, overwrite: bool) -> None:
@@ -186,6 +194,8 @@ def resume(run_file: Annotated[Path, typer.Argument(help="Run file to continue f
                   f"t = {state.time:.6g} s[/]", highlight=False)
     except KmcAldError as error:
         raise _fail(error) from None
+    except KeyboardInterrupt:
+        raise _interrupted_before_start() from None
     _run_and_report(sim, path, overwrite, progress)
 
 
@@ -641,7 +651,15 @@ def scenarios() -> None:
               highlight=False)
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM (a batch system's time limit, kill) ends a run as Ctrl-C does: the run file is
+    closed with status 'interrupted' and keeps every flushed cycle."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+    signal.signal(signal.SIGTERM, _terminate)
     app()
 
 

@@ -183,6 +183,12 @@ class Simulation:
         if output is None:
             return run_recipe(self.model, self.solver, self.state, [*built_in, *observers],
                               progress)
+        from kmc_ald.io.runfile import writer_lock
+
+        with writer_lock(output):  # no second run writes this file (or its trajectory) meanwhile
+            return self._run_to_file(output, overwrite, progress, built_in, observers)
+
+    def _run_to_file(self, output, overwrite, progress, built_in, observers) -> RunSummary:
         from kmc_ald.io.runfile import RunFileObserver, RunFileWriter
 
         history = self._history

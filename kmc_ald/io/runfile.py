@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import hashlib
+import os
 import platform
 import socket
 import time
@@ -70,6 +71,40 @@ _LATTICE_ARRAYS = {"positions": "Å", "cell": "Å", "site_type": "1", "layer": "
 
 def _strings(values) -> np.ndarray:
     return np.array([str(v) for v in values], dtype=_STR)
+
+
+@contextlib.contextmanager
+def writer_lock(path: str | Path):
+    """The exclusive right to write ``path`` while the block runs, so that a second run onto
+    the same file (``--overwrite`` included) is refused instead of truncating a file still being
+    written. HDF5's own lock is dropped in SWMR mode (readers must get in), so this is an
+    advisory lock (flock) on ``.<name>.lock`` beside the file, released by the operating system
+    however the process ends; the lock file itself stays."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise RunFileError(f"cannot write {path}: directory {path.parent} does not exist")
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): HDF5's own locking is all there is
+        yield
+        return
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError as err:
+        raise RunFileError(f"cannot write {path}: {err}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            raise RunFileError(f"{path} is being written by another run (process {owner}); "
+                               "wait for it to end, or write elsewhere with -o") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)
 
 
 class RunFileWriter:

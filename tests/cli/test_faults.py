@@ -128,3 +128,50 @@ def test_flipped_bytes_never_give_a_traceback(run_file, tmp_path):
                                 text=True, timeout=60)
         assert result.returncode in (0, 5), result.stderr
         assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_second_run_onto_a_file_being_written_is_refused_and_the_file_kept(run_file):
+    from kmc_ald.io.runfile import read_run, writer_lock
+
+    before = run_file.read_bytes()
+    with writer_lock(run_file):  # as a run writing it holds it
+        result = invoke("run", "langmuir", "-o", run_file, "--overwrite")
+    assert result.exit_code == 5
+    assert "is being written by another run" in result.output
+    assert run_file.read_bytes() == before and read_run(run_file).checkpoint is not None
+
+
+def test_sigterm_ends_a_run_as_interrupted_with_its_flushed_cycles(tmp_path):
+    import signal
+    import time
+
+    from kmc_ald.io.runfile import read_run
+
+    out = tmp_path / "term.h5"
+    proc = subprocess.Popen([sys.executable, "-m", "kmc_ald.cli", "run", "island_nucleation",
+                             "-o", str(out), "--cycles", "400", "--set",
+                             "substrate.size=[64, 64]", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait for the first flushed checkpoint
+        time.sleep(0.2)
+        try:
+            if out.exists() and read_run(out).checkpoint is not None:
+                break
+        except Exception:  # noqa: BLE001 - the file is being created
+            continue
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    run = read_run(out)
+    assert run.provenance["status"] == "interrupted" and run.checkpoint is not None
+
+
+@pytest.mark.parametrize(("size", "expected"), [
+    ("[1000000, 1000000]", "is more than the 2,147,483,647 sites a lattice can have"),
+    ("[46000, 46000]", "of memory are free"),  # 2.1e9 sites: about 315 GiB
+])
+def test_a_lattice_too_large_is_refused_before_anything_is_allocated(size, expected):
+    result = invoke("check", "langmuir", "--set", f"substrate.size={size}")
+    assert result.exit_code == 2 and expected in result.output
