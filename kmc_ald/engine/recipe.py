@@ -5,7 +5,7 @@ calls its observers at fixed points (HOOMD-blue's operations with triggers, SPPA
 
 * ``start(summary)`` once, before anything runs;
 * ``sample(t, coverage)`` after each coverage sample (``output.samples_per_phase`` per phase, and
-  one at t = 0 of a new run);
+  one at t = 0 of a new run), t being the time the sampled state is at (``solver.sample_time``);
 * ``phase_end(phase_index, row)`` after each phase, ``row`` = (cycle, phase name, t_start [s],
   t_end [s], events per type, stiffness scale factors);
 * ``cycle_end(events, phase_coverage)`` after each cycle (events per type in the cycle, and the
@@ -180,7 +180,9 @@ def run_recipe(model: Model, solver, state: State, observers: Sequence[Observer]
                             progress(Progress(state.cycle, recipe.cycles, p, name,
                                               (state.time - t_start) / duration,
                                               state.time, state.events, latest))
-                    latest = sample(t_sample)
+                    # the time the state is at: a solver that steps in whole sweeps stops at the
+                    # last sweep before t_sample, and its sample is labelled with that time
+                    latest = sample(solver.sample_time(state, t_sample))
                     if progress:
                         progress(Progress(state.cycle, recipe.cycles, p, name,
                                           k / n_samples, t_sample, state.events, latest))

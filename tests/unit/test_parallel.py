@@ -355,3 +355,31 @@ def test_numba_twin_and_cuda_source_agree_on_ald_substrates(kind, size, special,
         np.testing.assert_array_equal(occ_shim, occ_numba)
         np.testing.assert_array_equal(counts_shim, counts_numba)
     assert np.all(counts_numba.sum(axis=0) > 0)
+
+
+def test_samples_are_labelled_with_the_time_of_the_last_whole_sweep():
+    """The parallel solver stops at the last whole sweep before a sample time: its coverage is
+    labelled with that sweep's time (within one step below the request), and sampling more or
+    less often changes neither the trajectory nor the label of a common sample."""
+    body = """
+species: [A]
+events:
+  - {name: adsorption, equation: "* -> A", rate: {A: 2.0 1/s}}
+  - {name: desorption, equation: "A -> *", rate: {A: 1.37 1/s}}
+"""
+    traces = {}
+    for samples in (5, 10):
+        # 0.77 s at R_max = 2 1/s, p = 0.02: 77 sweeps, so k/5 of the phase falls between two
+        sim = Simulation(scenario(body, size=16, duration="0.77 s", samples=samples),
+                         solver="parallel", backend="cpu")
+        summary = sim.run()
+        tau = sim.solver.tau
+        t = summary.coverage_time[1:]
+        requested = 0.77 * np.arange(1, samples + 1) / samples
+        steps = t / tau
+        assert np.all(t <= requested + 1e-12) and np.all(t > requested - tau - 1e-12)
+        np.testing.assert_allclose(steps, np.round(steps), atol=1e-6)  # sweep boundaries
+        assert np.any(t < requested - 1e-9)  # some requests fall between two sweeps
+        traces[samples] = dict(zip(np.round(requested, 9), zip(t, summary.coverage[1:, 1])))
+    for key, (t5, theta5) in traces[5].items():
+        assert traces[10][key] == (t5, theta5)

@@ -154,6 +154,10 @@ class EnsembleSolver:
             state.time = float(t_stop) if end_of_phase else float(self.clock.min())
         return finished
 
+    def sample_time(self, state: State, t_sample: float) -> float:
+        """Every replica's state holds until its next event: it is the state at t_sample."""
+        return float(t_sample)
+
     def site_rates(self) -> np.ndarray:
         """Total rate of the channels starting at each site of each replica [1/s] (a copy)."""
         return np.concatenate([backend.site_rates() for _, backend in self.groups])

@@ -53,6 +53,10 @@ class ExactSolver:
         self._rate = np.ascontiguousarray(rate)
         build_tree(self._tree, state.occupation, self._sites, self._events, self._rate)
 
+    def sample_time(self, state: State, t_sample: float) -> float:
+        """The state at a stop holds until the next event: it is the state at t_sample."""
+        return float(t_sample)
+
     def site_rates(self) -> np.ndarray:
         """Total rate of the channels starting at each site [1/s] (a copy)."""
         first = self._tree.first_leaf
