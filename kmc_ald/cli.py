@@ -96,7 +96,9 @@ def run(scenario: ScenarioArg,
         output: Annotated[Path | None, typer.Option(
             "--output", "-o", help="Run file to write (default: output.file of the scenario, "
             "else <scenario name>.h5).")] = None,
-        seed: Annotated[int | None, typer.Option(min=0, help="Random seed (run.seed).")] = None,
+        seed: Annotated[int | None, typer.Option(min=0, help="run.seed: places the site types "
+                                                 "and seeds the kinetics (replica r: seed + r)."
+                                                 )] = None,
         cycles: Annotated[int | None, typer.Option(min=1, help="Number of ALD cycles "
                                                    "(recipe.cycles).")] = None,
         overrides: SetOpt = None,
@@ -269,10 +271,15 @@ def _print_summary(sim, summary, path: Path) -> None:
         scaled = ", ".join(f"{n} ×{s:.3g}" for n, s in zip(summary.event_names, state.scale)
                            if s < 1)
         out.print(f"stiffness scaling at the end: {scaled}", highlight=False)
+    kinetics = (f"{sim.seed}" if sim.replicas == 1
+                else f"{sim.seed}..{sim.seed + sim.replicas - 1} (replica r: seed + r)")
     out.print(f"simulated time  {state.time:.6g} s over {state.cycle} cycle(s)\n"
               f"events          {summary.events:,} in {summary.wall_time:.2f} s wall "
-              f"({summary.events_per_second:,.0f} events/s)\n"
-              f"run file        {path}", highlight=False)
+              f"({summary.events_per_second:,.0f} events/s; the kernels loaded in "
+              f"{summary.startup_time:.2f} s before)\n"
+              f"seeds           surface (site types) from run.seed = {sim.scenario.run.seed}; "
+              f"kinetics {kinetics}\n"
+              f"run file        {_escape(str(path))}", highlight=False)
 
 
 #: The per-cycle columns the run summary shows, with their headers.

@@ -43,8 +43,10 @@ class Simulation:
 
     Args:
         scenario: A validated scenario (kmc_ald.scenario.load.load_scenario).
-        seed: Overrides ``run.seed`` for the random stream (the substrate's site types stay
-            placed by ``run.seed``, so replicas differ in kinetics, not in the surface).
+        seed: The kinetic seed: overrides ``run.seed`` for the random stream of the events
+            only. The substrate's site types stay placed by ``run.seed`` (the surface seed),
+            so runs that differ in ``seed`` differ in kinetics, not in the surface; the command
+            line's ``--seed`` sets ``run.seed``, i.e. both.
         solver: ``"exact"`` (rejection-free BKL, the reference) or ``"parallel"`` (sublattice
             sweeps on a backend); overrides ``run.solver``.
         backend: ``"auto"``, ``"cpu"`` or ``"gpu"``; overrides ``run.backend``. The exact

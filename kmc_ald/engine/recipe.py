@@ -61,6 +61,7 @@ class RunSummary:
         default_factory=list)
     state: State | None = None
     wall_time: float = 0.0  # [s]
+    startup_time: float = 0.0  # [s] compiling or loading the kernels, before wall_time
     events_at_start: int = 0  # events of an earlier run this one continues
     #: per-cycle statistics (kmc_ald.analysis.cycles), one array per column; empty without a
     #: ``deposit`` section. With replicas, a replica axis follows the cycle axis.
@@ -159,6 +160,11 @@ def run_recipe(model: Model, solver, state: State, observers: Sequence[Observer]
 
     for observer in observers:
         observer.start(summary)
+    warm_up = getattr(solver, "warm_up", None)
+    if warm_up is not None:  # compile the kernels outside the timed run
+        t0 = time.perf_counter()
+        warm_up(state)
+        summary.startup_time = time.perf_counter() - t0
     wall0 = time.perf_counter()
     try:
         if state.cycle == 0 and state.phase == 0 and state.events == 0:

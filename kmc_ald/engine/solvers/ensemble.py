@@ -154,6 +154,12 @@ class EnsembleSolver:
             state.time = float(t_stop) if end_of_phase else float(self.clock.min())
         return finished
 
+    def warm_up(self, state: State) -> None:
+        """Compile (or load) the kernels, changing nothing (no replica runs an event)."""
+        self.start_phase(state, state.phase)
+        for _, backend in self.groups:
+            backend.advance(state.time, False, 0)
+
     def sample_time(self, state: State, t_sample: float) -> float:
         """Every replica's state holds until its next event: it is the state at t_sample."""
         return float(t_sample)

@@ -53,6 +53,12 @@ class ExactSolver:
         self._rate = np.ascontiguousarray(rate)
         build_tree(self._tree, state.occupation, self._sites, self._events, self._rate)
 
+    def warm_up(self, state: State) -> None:
+        """Compile (or load from numba's cache) the kernels, changing nothing: so that a run's
+        events per second do not include it."""
+        self.start_phase(state, state.phase)
+        self._advance(state, state.time, False, 0)
+
     def sample_time(self, state: State, t_sample: float) -> float:
         """The state at a stop holds until the next event: it is the state at t_sample."""
         return float(t_sample)
