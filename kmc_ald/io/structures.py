@@ -43,6 +43,9 @@ from kmc_ald.engine.recipe import Observer, snapshot_due
 from kmc_ald.errors import KmcAldError, RunFileError
 from kmc_ald.surfaces.lattice import Lattice
 
+#: Vacuum above the highest atom of an exported structure [Å].
+VACUUM = 15.0
+
 if TYPE_CHECKING:
     import ase
 
@@ -211,8 +214,15 @@ class StructureBuilder:
                           else np.ones(n, dtype=bool))
             ids = np.where(members[sites], label[sites], -1)
             cluster.append(np.where(in_cluster[None, :], ids[:, None], -1).ravel())
-        atoms = ase.Atoms(symbols=symbols, positions=np.concatenate(positions),
-                          cell=np.array(lat.cell), pbc=[True, True, False])
+        positions = np.concatenate(positions)
+        cell = np.array(lat.cell, dtype=float)
+        # vacuum above the highest atom (the cell is not periodic along z, but DFT codes make
+        # it so): the slab's thickness plus VACUUM, whatever grows on it
+        z = positions[:, 2]
+        cell[2] = [0.0, 0.0, max(cell[2, 2], z.max(initial=0.0) - min(z.min(initial=0.0), 0.0)
+                                 + VACUUM)]
+        atoms = ase.Atoms(symbols=symbols, positions=positions, cell=cell,
+                          pbc=[True, True, False])
         atoms.wrap()
         width = max(len(s) for s in (*self.species, "substrate"))
         atoms.new_array("kmc_species", np.array(species, dtype=f"<U{width}"))
@@ -392,7 +402,9 @@ def export(run_path: str | Path, output: str | Path, frames: str = "last",
         raise ExportError(f"cannot write {output}: directory {output.parent} does not exist")
     builder = builder_for_run(run)
     images = [frame_atoms(run, builder, i, replica) for i in indices]
-    write(output, images if len(images) > 1 else images[0], format=fmt)
+    # POSCAR: one block per element (ASE's sort), as DFT codes and pseudopotential lists expect
+    options = {"sort": True} if fmt == "vasp" else {}
+    write(output, images if len(images) > 1 else images[0], format=fmt, **options)
     return len(images), fmt
 
 

@@ -99,3 +99,25 @@ def test_export_writes_a_trajectory_and_refuses_bad_requests(tmp_path):
     assert result.exit_code == 2 and "replica 2 does not exist" in result.text
     result = invoke("export", tmp_path / "missing.h5", "-o", tmp_path / "x.extxyz")
     assert result.exit_code == 5 and "no such run file" in result.text
+
+
+def test_a_poscar_has_one_block_per_element_and_vacuum_above_the_highest_atom(tmp_path):
+    import ase.io
+
+    from kmc_ald.cli import app as cli_app
+    from kmc_ald.io.structures import VACUUM
+    from tests.unit.test_ensemble import QUICK
+    run_file = tmp_path / "pt.h5"
+    args = ["run", "pt_oxide", "-o", str(run_file)]
+    for setting in QUICK["pt_oxide"]:
+        args += ["--set", setting]
+    assert CliRunner().invoke(cli_app, args).exit_code == 0
+    poscar = tmp_path / "POSCAR"
+    assert CliRunner().invoke(cli_app, ["export", str(run_file), "-o", str(poscar),
+                                        "--format", "vasp"]).exit_code == 0
+    atoms = ase.io.read(poscar, format="vasp")
+    symbols = atoms.get_chemical_symbols()
+    blocks = [s for k, s in enumerate(symbols) if k == 0 or s != symbols[k - 1]]
+    assert len(blocks) == len(set(blocks)) and "Pt" in blocks
+    z = atoms.positions[:, 2]
+    assert atoms.cell[2, 2] >= z.max() - min(z.min(), 0.0) + VACUUM - 1e-9
