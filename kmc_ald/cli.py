@@ -61,9 +61,19 @@ def _load(scenario: str, overrides: list[str]):
 @app.callback()
 def _main(traceback: Annotated[bool, typer.Option(
         "--traceback", "-T", help="Show the full traceback of kmc-ald errors.")] = False,
-        version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False
-        ) -> None:
+        version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+        threads: Annotated[int | None, typer.Option(
+            min=1, help="CPU threads of the numba kernels (default: every core, or "
+            "NUMBA_NUM_THREADS); on a busy machine fewer can be faster.")] = None) -> None:
     _state["traceback"] = traceback
+    if threads is not None:
+        import numba
+        if threads > numba.config.NUMBA_NUM_THREADS:
+            err.print(f"[bold red]error:[/] --threads {threads}: at most "
+                      f"{numba.config.NUMBA_NUM_THREADS} here (NUMBA_NUM_THREADS)",
+                      highlight=False)
+            raise typer.Exit(2)
+        numba.set_num_threads(threads)
     _show_warnings()
     if version:
         out.print(f"kmc-ald {__version__}")

@@ -535,6 +535,8 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 def _check_whole(path: Path) -> None:
     """Refuse a file shorter than its HDF5 superblock says (a copy cut short, a full disk):
     HDF5 can loop for minutes over the missing part instead of failing."""
+    if path.exists() and not path.is_file():  # a folder, a FIFO, a device: never read it
+        raise RunFileError(f"{path}: not a regular file, so not a run file")
     try:
         with open(path, "rb") as f:
             head = f.read(48)

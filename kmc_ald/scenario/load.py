@@ -259,6 +259,8 @@ def load_scenario(path: str | Path, overrides: tuple[str, ...] = ()) -> Scenario
     """Read and validate a scenario file, or a bundled scenario by name (``"langmuir"``)."""
     from kmc_ald.resources import resolve_scenario
     path = resolve_scenario(path)
+    if path.exists() and not path.is_file():  # a folder, a FIFO, /dev/zero: never read it
+        raise ScenarioError(f"{path}: not a regular file, so not a scenario file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

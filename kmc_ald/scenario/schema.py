@@ -605,7 +605,8 @@ def cross_reference_problems(data: dict) -> list[tuple[tuple, Any, str]]:
     for species in _entries(_entries(data, "deposit", dict), "composition", dict):
         species_problem(("deposit", "composition", species), species, species)
     phase_names = [p.get("name") for p in _entries(_entries(data, "recipe", dict), "phases", list)
-                   if isinstance(p, dict)]
+                   if isinstance(p, dict) and isinstance(p.get("name"), str)]  # the schema
+    # reports names of the wrong type
     migration = _entries(data, "cluster_migration", dict)
     for i, species in enumerate(_entries(migration, "species", list)):
         species_problem(("cluster_migration", "species", i), species, species)

@@ -190,6 +190,8 @@ def loads_sweep(text: str, name: str = "<sweep>", base: Path = Path(".")) -> Swe
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ScenarioError(f"{path}: not a regular file, so not a sweep file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -175,3 +175,29 @@ def test_sigterm_ends_a_run_as_interrupted_with_its_flushed_cycles(tmp_path):
 def test_a_lattice_too_large_is_refused_before_anything_is_allocated(size, expected):
     result = invoke("check", "langmuir", "--set", f"substrate.size={size}")
     assert result.exit_code == 2 and expected in result.output
+
+
+@pytest.mark.parametrize("command", ["check", "export"])
+def test_a_fifo_or_a_device_is_refused_without_reading_it(tmp_path, command):
+    import os
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    args = [fifo] if command == "check" else [fifo, "-o", tmp_path / "x.extxyz"]
+    result = invoke(command, *args)
+    assert result.exit_code in (2, 5) and "not a regular file" in result.output
+    result = invoke("check", "/dev/zero")
+    assert result.exit_code == 2 and "not a regular file" in result.output
+
+
+def test_threads_sets_the_kernels_thread_count_and_refuses_more_than_there_are(tmp_path):
+    import numba
+    out = tmp_path / "one.h5"
+    code = ("import numba, sys; from kmc_ald.cli import app; "
+            "sys.argv = ['kmc-ald', '--threads', '1', 'info']; "
+            "app(standalone_mode=False); print('threads', numba.get_num_threads())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert "threads 1" in result.stdout, result.stderr
+    too_many = invoke("--threads", numba.config.NUMBA_NUM_THREADS + 1, "run", "langmuir",
+                      "-o", out)
+    assert too_many.exit_code == 2 and "at most" in too_many.output and not out.exists()
