@@ -85,10 +85,12 @@ def write_report(run_file: str | Path, out_dir: str | Path,
     written = [_coverage(ctx, out / "coverage.png")]
     if run.cycles:
         written.append(_loading_growth(ctx, out / "loading_growth.png"))
-        written.append(_particles(ctx, out / "particles.png"))
+        if _has_clusters(ctx):  # a closed film, or nothing deposited: no particles to draw
+            written.append(_particles(ctx, out / "particles.png"))
     frames = _chosen_frames(run, len(builder.scenario.recipe.phases), cycles)
     if frames:
-        written.append(_size_distribution(ctx, frames, out / "size_distribution.png"))
+        if not run.cycles or _has_clusters(ctx):
+            written.append(_size_distribution(ctx, frames, out / "size_distribution.png"))
         written.append(_surface(ctx, frames, out / "surface.png"))
     written.append(_markdown(ctx, written, out / "report.md"))
     return written
@@ -209,6 +211,15 @@ def _plot_cycles(ax, ctx: _Context, name: str, label: str, colour: str) -> None:
     ax.set_xlabel("cycle")
     ax.set_ylabel(label)
     ax.grid(alpha=0.3)
+    if np.all(mean >= 0):  # counts and densities: from zero, so a flat line looks flat
+        top = float(np.max(mean + sem, initial=0.0))
+        ax.set_ylim(0.0, 1.1 * top if top > 0 else 1.0)
+
+
+def _has_clusters(ctx: _Context) -> bool:
+    """Whether any cycle of the run holds a cluster of the deposited element."""
+    clusters = ctx.run.cycles.get("clusters")
+    return clusters is not None and bool(np.any(np.asarray(clusters) > 0))
 
 
 def _loading_growth(ctx: _Context, path: Path) -> Path:
@@ -407,6 +418,9 @@ def _markdown(ctx: _Context, figures: list[Path], path: Path) -> Path:
                        "Nucleation delay: undefined (no net growth over the last quarter of the "
                        "run)."), ""]
     lines += ["## Figures", ""]
+    if run.cycles and not _has_clusters(ctx):
+        lines += [f"No cluster of {ctx.element} in any cycle (a closed film, or nothing "
+                  "nucleated): no particle or size-distribution figures.", ""]
     for figure in figures:
         lines += [f"![{figure.stem}]({figure.name})", ""]
     path.write_text("\n".join(lines))

@@ -56,6 +56,12 @@ def test_report_draws_every_figure(tmp_path, name):
                            "pt_oxide")
     expected = FIGURES + (DEPOSIT_FIGURES if has_deposit else [])
     summary = (tmp_path / "report" / "report.md").read_text()
+    from kmc_ald.io.runfile import read_run
+    cycles = read_run(run).cycles
+    if cycles and not (cycles["clusters"] > 0).any():  # a film: no particles to draw
+        expected = [f for f in expected if f not in ("particles.png", "size_distribution.png")]
+        assert "no particle or size-distribution figures" in summary
+        assert not (tmp_path / "report" / "particles.png").exists()
     for figure in expected:
         data = (tmp_path / "report" / figure).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, figure
