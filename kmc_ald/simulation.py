@@ -194,7 +194,7 @@ class Simulation:
         from kmc_ald.io.runfile import RunFileObserver, RunFileWriter
 
         history = self._history
-        stream = self._trajectory(overwrite)  # before the run file: a refusal leaves no file
+        stream = self._trajectory(overwrite, Path(output))  # first: a refusal leaves no file
         try:
             with RunFileWriter(output, scenario_text=self.scenario.text,
                                overrides=self.scenario.overrides, lattice=self.lattice,
@@ -255,15 +255,29 @@ class Simulation:
         sim._history = run
         return sim
 
-    def _trajectory(self, overwrite: bool):
+    def _trajectory(self, overwrite: bool, output: Path):
         """The extended-XYZ stream of ``output.trajectory`` (written with a run file), or None.
 
+        A relative path is relative to the run file's folder (the original run's, when resuming).
         A resumed run appends to it (frames of a cycle cut short by a kill may then appear
-        twice); a new run replaces it only when it may replace the run file.
+        twice), and only to a file inside that folder: a run file's stored settings never make
+        it write elsewhere. A new run replaces an existing trajectory only when it replaces its
+        run file too (``overwrite`` onto an existing run file): one left by another run stays.
         """
-        path = self.scenario.output.trajectory
-        if path is None:
+        name = self.scenario.output.trajectory
+        if name is None:
             return None
+        from kmc_ald.errors import RunFileError
         from kmc_ald.io.structures import TrajectoryStream
+        history = self._history
+        folder = Path(output).parent if history is None else Path(history.path).parent
+        path = folder / name
+        if history is not None and (Path(name).is_absolute() or ".." in Path(name).parts):
+            raise RunFileError(f"output.trajectory {name!r}: a resumed run appends only to a "
+                               f"trajectory inside {folder} (a relative path without '..')")
+        if history is None and path.exists() and not Path(output).exists():
+            raise RunFileError(f"{path} exists (output.trajectory) but its run file {output} "
+                               "does not: it belongs to another run; remove it, or set "
+                               "output.trajectory to another name")
         return TrajectoryStream(path, self.scenario, self.lattice, self.mechanism.species,
-                                append=self._history is not None, overwrite=overwrite)
+                                append=history is not None, overwrite=overwrite)

@@ -135,3 +135,23 @@ run: {solver: parallel, backend: cpu}
     run = read_run(tmp_path / "r.h5")
     assert run.snapshot(-1).shape == (3, 64)
     assert np.array_equal(run.snapshot(-1), sim.state.occupation)
+
+
+def test_a_trajectory_is_written_beside_its_run_file_and_only_there(tmp_path):
+    from kmc_ald.errors import RunFileError
+    sc = make("{at: [start, end_of_cycle]}, trajectory: live.extxyz", cycles=2)
+    (tmp_path / "a").mkdir()
+    Simulation(sc).run(tmp_path / "a" / "r.h5")
+    trajectory = tmp_path / "a" / "live.extxyz"  # relative to the run file, not the cwd
+    before = trajectory.read_bytes()
+    # --overwrite onto a new run file does not replace another run's trajectory
+    with pytest.raises(RunFileError, match="belongs to another run"):
+        Simulation(sc).run(tmp_path / "a" / "other.h5", overwrite=True)
+    assert trajectory.read_bytes() == before
+    # a resumed run appends beside the original run file only
+    for name in ("/tmp/elsewhere.extxyz", "../up.extxyz"):
+        with pytest.raises(RunFileError, match="appends only to a trajectory inside"):
+            Simulation.resume(tmp_path / "a" / "r.h5", ("recipe.cycles=3",
+                                                        f"output.trajectory={name}")
+                              ).run(tmp_path / "a" / "more.h5")
+    assert not (tmp_path / "up.extxyz").exists()
