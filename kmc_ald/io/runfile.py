@@ -131,6 +131,7 @@ class RunFileWriter:
         self._flush_seconds = flush_seconds
         self._last_flush = -float("inf")
         self._checkpoint = None
+        self._disk_full = False
         self._cov: list[tuple[int, float, np.ndarray]] = []
         # buffered rows, one dict per row keyed by dataset name
         self._phases: list[dict[str, Any]] = []
@@ -362,8 +363,30 @@ class RunFileWriter:
         if time.perf_counter() - self._last_flush >= self._flush_seconds:
             self.flush()
 
+    def _check_space(self) -> None:
+        """Stop before a write the disk cannot take. HDF5 can lose a failed write of its caches
+        without an error (seen on a full tmpfs: the run completed, its last rows were zeros),
+        so the run stops while there is room, and the file keeps every cycle flushed before."""
+        try:
+            stat = os.statvfs(self.path.parent)
+        except (OSError, AttributeError):  # no statvfs (Windows): HDF5's own errors only
+            return
+        free = stat.f_bavail * stat.f_frsize
+        pending = sum(v.nbytes for _, _, v in self._cov) + 4096 * (
+            len(self._phases) + len(self._cycles) + len(self._snapshots))
+        if self._checkpoint is not None:
+            pending += self._checkpoint.occupation.nbytes
+        if free < MIN_FREE_BYTES + 2 * pending:
+            self._disk_full = True
+            kept = int(self._f["kmc_ald/checkpoint/cycle"][()])
+            raise RunFileError(f"the disk holding {self.path} is full ({free / 2**20:.1f} MiB "
+                               f"free, {MIN_FREE_BYTES / 2**20:.0f} MiB kept in reserve); the "
+                               f"run stopped, and the file keeps its first {kept} cycle(s): "
+                               f"free some space, then continue with kmc-ald resume {self.path}")
+
     def flush(self) -> None:
         """Append the buffered rows in one block per dataset, then flush the file to disk."""
+        self._check_space()
         f = self._f
         if self._cov:
             steps, times, values = zip(*self._cov)
@@ -395,6 +418,11 @@ class RunFileWriter:
         if not self._f.id.valid:
             return
         try:
+            if self._disk_full:  # nothing more to write but the status, if it still fits
+                with contextlib.suppress(OSError):
+                    self._status[()] = np.bytes_("disk full"[:STATUS_LEN])
+                    self._f.flush()
+                return
             self.flush()
             self._status[()] = np.bytes_(status[:STATUS_LEN])
             self._f.flush()
@@ -530,6 +558,8 @@ def _decoded(values: np.ndarray) -> np.ndarray:
 
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: Free disk space a run file's flush leaves untouched [bytes].
+MIN_FREE_BYTES = 8 << 20
 
 
 def _check_whole(path: Path) -> None:

@@ -201,3 +201,49 @@ def test_threads_sets_the_kernels_thread_count_and_refuses_more_than_there_are(t
     too_many = invoke("--threads", numba.config.NUMBA_NUM_THREADS + 1, "run", "langmuir",
                       "-o", out)
     assert too_many.exit_code == 2 and "at most" in too_many.output and not out.exists()
+
+
+def test_a_full_disk_stops_the_run_with_its_flushed_cycles_intact(tmp_path, monkeypatch):
+    """The disk fills after a few flushes (os.statvfs reports it, as on a full tmpfs): the run
+    stops with one line, the file keeps its checkpointed cycles, and resume finishes the run
+    as if nothing had happened."""
+    import os
+
+    import numpy as np
+
+    from kmc_ald.io import runfile
+    from kmc_ald.io.runfile import read_run
+
+    calls = {"n": 0}
+    real = os.statvfs
+
+    class Full:
+        f_bavail, f_frsize = 1, 4096
+
+    def statvfs(path):
+        calls["n"] += 1
+        return real(path) if calls["n"] <= 3 else Full()
+    monkeypatch.setattr(runfile.os, "statvfs", statvfs)
+    monkeypatch.setattr(runfile.RunFileWriter, "__init__", _flush_every_cycle(
+        runfile.RunFileWriter.__init__))
+    args = ["langmuir", "--set", "substrate.size=[8, 8]", "--set", "recipe.cycles=6",
+            "--set", "recipe.phases[0].duration=0.5 s"]
+    full = tmp_path / "full.h5"
+    result = invoke("run", *args[:1], "-o", full, *args[1:])
+    assert result.exit_code == 5 and "is full" in result.output, result.output
+    run = read_run(full)
+    assert run.provenance["status"] == "disk full"
+    kept = int(run.checkpoint["cycle"])
+    assert 1 <= kept < 6
+    monkeypatch.setattr(runfile.os, "statvfs", real)
+    assert invoke("resume", full, "-o", tmp_path / "rest.h5").exit_code == 0
+    assert invoke("run", *args[:1], "-o", tmp_path / "whole.h5", *args[1:]).exit_code == 0
+    a, b = read_run(tmp_path / "rest.h5"), read_run(tmp_path / "whole.h5")
+    np.testing.assert_array_equal(a.checkpoint["occupation"], b.checkpoint["occupation"])
+    np.testing.assert_array_equal(a.coverage, b.coverage)
+
+
+def _flush_every_cycle(init):
+    def wrapped(self, *args, **kwargs):
+        init(self, *args, **{**kwargs, "flush_seconds": 0.0})
+    return wrapped
