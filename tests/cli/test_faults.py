@@ -247,3 +247,48 @@ def _flush_every_cycle(init):
     def wrapped(self, *args, **kwargs):
         init(self, *args, **{**kwargs, "flush_seconds": 0.0})
     return wrapped
+
+
+def test_kill_9_during_a_run_and_during_its_resume_then_resume_is_bit_identical(tmp_path):
+    """Two kill points (in the run, in the first resume) and a final resume: the same state and
+    rows as a run never interrupted."""
+    import os
+    import signal
+    import time
+
+    import numpy as np
+
+    from kmc_ald.errors import RunFileError
+    from kmc_ald.io.runfile import read_run
+
+    args = ["--cycles", "3000", "--set", "substrate.size=[12, 12]", "--set",
+            "recipe.phases[0].duration=0.05 s", "--no-progress"]
+
+    def killed_after(command: list[str], path, cycles: int) -> None:
+        proc = subprocess.Popen([sys.executable, "-m", "kmc_ald.cli", *command],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline, done = time.monotonic() + 120, 0
+        while time.monotonic() < deadline and done < cycles and proc.poll() is None:
+            time.sleep(0.05)
+            try:
+                done = int(read_run(path).checkpoint["cycle"])
+            except (RunFileError, TypeError, KeyError):
+                done = 0
+        assert proc.poll() is None, "the run ended before it was killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    first, second, final = (tmp_path / f"{n}.h5" for n in ("first", "second", "final"))
+    killed_after(["run", "langmuir", "-o", str(first), *args], first, 100)
+    killed_after(["resume", str(first), "-o", str(second), "--no-progress"], second,
+                 int(read_run(first).checkpoint["cycle"]) + 100)
+    assert invoke("resume", second, "-o", final).exit_code == 0
+    whole = tmp_path / "whole.h5"
+    assert invoke("run", "langmuir", "-o", whole, *args).exit_code == 0
+    a, b = read_run(whole), read_run(final)
+    assert b.provenance["status"] == "completed"
+    for key in ("occupation", "counter", "time", "events", "cycle", "event_counts"):
+        np.testing.assert_array_equal(a.checkpoint[key], b.checkpoint[key], err_msg=key)
+    np.testing.assert_array_equal(a.phases["events"], b.phases["events"])
+    np.testing.assert_array_equal(a.coverage, b.coverage)
