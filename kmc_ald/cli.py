@@ -351,16 +351,30 @@ def check(scenario: ScenarioArg, overrides: SetOpt = None) -> None:
     out.print(f"recipe    {sc.recipe.cycles} cycle(s) of "
               + " / ".join(f"{n} {d:g} s" for n, d in zip(rates.phase_names, rates.durations)),
               highlight=False)
-    out.print("rate per channel [1/s], with no bonded neighbours:")
+    out.print("rate per channel [1/s], at the fewest bonded neighbours it needs (site types "
+              "where an event can never happen, or its reactant never sits, are left out):")
     table = Table()
     table.add_column("event")
     table.add_column("site type")
+    table.add_column("bonds", justify="right")
     for p, name in enumerate(rates.phase_names):
         table.add_column(f"{name}\n{rates.temperatures[p]:.5g} K", justify="right")
+    n_phases = len(rates.phase_names)
+    from kmc_ald.model.compile import reachable_species
+    can_sit = reachable_species(model)  # [site type, species]
     for e, event in enumerate(mech.event_names):
+        rows = []
         for t, site_type in enumerate(lattice.site_type_names):
-            table.add_row(event if t == 0 else "", site_type,
-                          *(f"{rates.rate[p, e, t, 0]:.4g}" for p in range(len(rates.phase_names))))
+            by_bonds = rates.rate[:, e, t, :]  # [phase, bond count]
+            possible = np.flatnonzero(by_bonds.any(axis=0))
+            if possible.size and can_sit[t, mech.site_in[e, 0]]:
+                n = int(possible[0])
+                rows.append((site_type, str(n), *(f"{by_bonds[p, n]:.4g}" for p in
+                                                  range(n_phases))))
+        if not rows:
+            rows = [("any", "", *("0" for _ in range(n_phases)))]
+        for k, row in enumerate(rows):
+            table.add_row(event if k == 0 else "", *row)
     out.print(table)
     _print_solver_support(model)
     if sc.run.solver == "parallel":

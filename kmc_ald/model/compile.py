@@ -365,6 +365,34 @@ def compile_scenario(scenario: Scenario) -> Model:
                  initial_occupation(scenario, mechanism, lattice))
 
 
+def reachable_species(model: Model) -> np.ndarray:
+    """bool [site type, species]: which species can ever sit on a site of each type, from the
+    initial surface and every event that has a rate there (a fixed point). An over-estimate
+    where geometry is ignored: a migrating cluster may land on any type."""
+    lattice, mechanism, rates = model.lattice, model.mechanism, model.rates
+    can = np.zeros((len(lattice.site_type_names), len(mechanism.species)), dtype=bool)
+    can[lattice.site_type, model.occupation] = True
+    possible = rates.rate.any(axis=(0, 3))  # [event, site type]
+    for e in np.flatnonzero(mechanism.migrating):  # cluster members can land anywhere
+        members = [k for k in range(len(mechanism.species))
+                   if (int(mechanism.count_mask[e]) >> k) & 1]
+        can[:, members] |= can[:, members].any(axis=0)
+        can[:, 0] = True
+    changed = True
+    while changed:
+        changed = False
+        for e in range(mechanism.n_events):
+            (a, b), (a_out, b_out) = mechanism.site_in[e], mechanism.site_out[e]
+            for t in np.flatnonzero(possible[e] & can[:, a]):
+                if not can[t, a_out]:
+                    can[t, a_out] = changed = True
+                if mechanism.sites_per_event[e] == 2:
+                    partners = can[:, b] & ~can[:, b_out]  # a neighbour of any type holding b
+                    if partners.any():
+                        can[partners, b_out] = changed = True
+    return can
+
+
 def initial_occupation(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) -> np.ndarray:
     """Species on each site at t = 0: ``substrate.initial`` maps site types to species."""
     occupation = np.zeros(lattice.n_sites, dtype=np.uint8)

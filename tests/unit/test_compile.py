@@ -86,3 +86,15 @@ def test_unknown_and_missing_site_types_are_located():
     with pytest.raises(ScenarioError, match=r"events\[1\].rate.Ea\n.*no value for site type\(s\) "
                        r"pristine, pyridinic_N, graphitic_N"):
         _compile(text)
+
+
+def test_reachable_species_follow_the_initial_surface_and_the_events():
+    """pt_oxide: OH starts on the OH sites and no event makes it elsewhere; Pt lands anywhere."""
+    from kmc_ald.model.compile import compile_scenario, reachable_species
+    from kmc_ald.scenario.load import load_scenario
+    model = compile_scenario(load_scenario("pt_oxide", ("substrate.size=[3 nm, 3 nm]",)))
+    can = reachable_species(model)
+    types, species = model.lattice.site_type_names, model.mechanism.species
+    oh = species.index("OH")
+    assert [types[t] for t in map(int, can[:, oh].nonzero()[0])] == ["OH"]
+    assert can[:, species.index("Pt")].all() and can[:, species.index("PtL")].all()
