@@ -516,8 +516,9 @@ def sweep_run(
         seed: Annotated[int, typer.Option(min=0, help="Replica r uses seed + r (without a "
                                           "sweep file).")] = 1,
         output: Annotated[Path | None, typer.Option(
-            "--output", "-o", help="Folder for the results (default: <sweep file>-sweep, or "
-            "<scenario>-sweep); finished points there are not run again.")] = None,
+            "--output", "-o", help="Folder for the results (default: <sweep file name>-sweep, or "
+            "<scenario>-sweep, in the working directory); finished points there are not run "
+            "again.")] = None,
         backend: Annotated[BackendChoice, typer.Option(
             case_sensitive=False, help="Where each batch runs.")] = BackendChoice.auto,
         workers: Annotated[int | None, typer.Option(
@@ -539,7 +540,7 @@ def sweep_run(
             if scenario or vary:
                 raise ScenarioError("give a sweep file or --scenario with --vary, not both")
             sweep = load_sweep(sweep_file)
-            folder = output or sweep_file.with_name(f"{sweep_file.stem}-sweep")
+            folder = output or Path(f"{sweep_file.stem}-sweep")  # in the working directory
         else:
             if not scenario or not vary:
                 raise ScenarioError("give a sweep file, or --scenario and at least one --vary "

@@ -203,3 +203,24 @@ def test_the_python_loaders_give_a_dataframe_and_an_xarray_dataset(window):
     row = table[(table["recipe.temperature [degC]"] == 200.0)
                 & (table["recipe.phases[0].gas.TMA [Pa]"] == 0.1) & (table.cycle == 2)]
     assert float(picked) == float(row["growth [1/nm^2]"].iloc[0])
+
+
+def test_the_readme_flow_writes_into_the_working_directory(tmp_path, monkeypatch):
+    """kmc-ald sweep run FILE, then sweep table FILE-sweep and report FILE-sweep, as README does."""
+    (tmp_path / "elsewhere").mkdir()
+    sweep = write_sweep(tmp_path / "elsewhere", f"""
+        scenario: al2o3_tma_h2o
+        set: {QUICK}
+        axes:
+          - {{path: recipe.temperature, values: [150 degC, 250 degC]}}
+        replicas: 2
+        """, name="window.yaml")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert invoke("sweep", "run", sweep, "--backend", "cpu").exit_code == 0
+    assert (work / "window-sweep" / "sweep.h5").exists()
+    assert not (sweep.parent / "window-sweep").exists()
+    assert invoke("sweep", "table", "window-sweep", "-o", "window.csv").exit_code == 0
+    assert invoke("report", "window-sweep").exit_code == 0
+    assert (work / "window-sweep-report" / "against_0.png").exists()
