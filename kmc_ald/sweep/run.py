@@ -132,6 +132,23 @@ def batches(sweep: Sweep, points: list[Point], max_points: int | None) -> list[l
     return [members[i:i + size] for _, members in groups for i in range(0, len(members), size)]
 
 
+def _preflight(sweep: Sweep, point: Point, backend: str, distributed: bool) -> None:
+    """Refuse at once what would fail every point: a solver limit of the scenario (stiffness
+    control with replicas), or a GPU asked for where this process has none (a Dask worker may
+    have one, so that is left to the workers)."""
+    from kmc_ald.engine.solvers import exact_unsupported
+    from kmc_ald.model.compile import compile_scenario
+
+    scenario = sweep.scenario(point)
+    limit = exact_unsupported(compile_scenario(scenario), replicas=max(2, sweep.spec.replicas),
+                              stiffness=scenario.run.stiffness is not None)
+    if limit is not None:
+        raise limit.error(scenario)
+    if backend == "gpu" and not distributed:
+        from kmc_ald.engine.backends.base import select_ensemble_backend
+        select_ensemble_backend("gpu")  # raises, with the reason, when there is no GPU
+
+
 def replicas_per_batch(backend: str) -> int:
     """Replicas that keep the device busy: 32 per CPU thread, or 16384 on a GPU."""
     from kmc_ald.engine.backends.base import gpu_unavailable_reason
@@ -186,8 +203,6 @@ def run_sweep(sweep: Sweep, output: str | Path, *, backend: str = "auto",
     """
     folder = Path(output)
     points_dir = folder / "points"
-    points_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(folder / "sweep.yaml", lambda tmp: tmp.write_text(sweep.text))
     keys = {p.index: point_key(sweep, p) for p in sweep.points}
     outcome = SweepOutcome(folder)
     pending = []
@@ -197,6 +212,11 @@ def run_sweep(sweep: Sweep, output: str | Path, *, backend: str = "auto",
         else:
             (points_dir / f"{keys[point.index]}.failed.txt").unlink(missing_ok=True)
             pending.append(point)
+    distributed = workers is not None or scheduler is not None
+    if pending:
+        _preflight(sweep, pending[0], backend, distributed)  # before anything is written
+    points_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(folder / "sweep.yaml", lambda tmp: tmp.write_text(sweep.text))
     t0 = time.perf_counter()
     spec = sweep.spec
 
@@ -218,7 +238,6 @@ def run_sweep(sweep: Sweep, output: str | Path, *, backend: str = "auto",
         report()
 
     report()
-    distributed = workers is not None or scheduler is not None
     if pending and distributed:
         from kmc_ald.sweep.cluster import client_for
         with client_for(workers, scheduler) as client:

@@ -224,3 +224,16 @@ def test_the_readme_flow_writes_into_the_working_directory(tmp_path, monkeypatch
     assert invoke("sweep", "table", "window-sweep", "-o", "window.csv").exit_code == 0
     assert invoke("report", "window-sweep").exit_code == 0
     assert (work / "window-sweep-report" / "against_0.png").exists()
+
+
+def test_what_would_fail_every_point_is_refused_before_any_runs(tmp_path):
+    stiff = invoke("sweep", "run", "--scenario", "precursor_mediated", "--vary",
+                   "recipe.temperature=300 K,310 K", "--set", "substrate.size=[8, 8]",
+                   "-o", tmp_path / "stiff")
+    assert stiff.exit_code == 2 and "stiffness control runs one surface at a time" in stiff.output
+    assert not (tmp_path / "stiff").exists()
+    from kmc_ald.engine.backends.base import gpu_unavailable_reason
+    if gpu_unavailable_reason() is not None:
+        gpu = invoke("sweep", "run", "--scenario", "al2o3_tma_h2o", "--vary",
+                     "recipe.temperature=150 degC", "--backend", "gpu", "-o", tmp_path / "gpu")
+        assert gpu.exit_code == 3 and "backend 'gpu' was requested" in gpu.output
