@@ -27,9 +27,10 @@ Layout (units in each dataset's ``units`` attribute)::
                                   shape, n_nearest: the Lattice itself (read_lattice)
     kmc_ald/mechanism/            species, events, gases, rates [phases, events, site types,
                                   bonds] [1/s]
-    kmc_ald/checkpoint/           occupation, time, counter ([replicas] for the exact solver's
-                                  replicas), events, event_counts, cycle, phase, scale,
-                                  window_start: the state after the last completed cycle
+    kmc_ald/checkpoint/,          occupation, time, counter ([replicas] for the exact solver's
+    kmc_ald/checkpoint_b/         replicas), events, event_counts, cycle, phase, scale,
+                                  window_start, valid: the state after a completed cycle, in two
+                                  slots written in turn; the valid one of the later cycle counts
 
 Rows are buffered in memory and appended in blocks at the end of a cycle (at most once per second
 of wall time, and always at the end of the run); every flush leaves a consistent file: it
@@ -131,6 +132,7 @@ class RunFileWriter:
         self._flush_seconds = flush_seconds
         self._last_flush = -float("inf")
         self._checkpoint = None
+        self._slot = len(CHECKPOINT_SLOTS) - 1  # the next checkpoint goes to slot 0
         self._disk_full = False
         self._cov: list[tuple[int, float, np.ndarray]] = []
         # buffered rows, one dict per row keyed by dataset name
@@ -247,7 +249,10 @@ class RunFileWriter:
         for name, data in (("gas_in", mechanism.gas_in), ("gas_out", mechanism.gas_out)):
             mech.create_dataset(name, data=data).attrs["units"] = "molecules per event"
 
-        cp = k.create_group("checkpoint")
+        for slot in CHECKPOINT_SLOTS:  # two, written in turn: a kill mid-write spares the other
+            self._create_checkpoint(k.create_group(slot), lattice, solver)
+
+    def _create_checkpoint(self, cp, lattice, solver: str) -> None:
         cp.create_dataset("occupation", data=np.zeros((*self._replica_axis, lattice.n_sites),
                                                       np.uint8), compression="gzip", shuffle=True)
         cp.create_dataset("event_counts", data=np.zeros((*self._replica_axis, self._n_events),
@@ -338,10 +343,12 @@ class RunFileWriter:
     def _write_checkpoint(self, state) -> None:
         """Store the state after a completed cycle, so the run can be continued from it.
 
-        ``valid`` is cleared and flushed before the datasets change and set again after, so a
-        run killed in between leaves no checkpoint rather than a mix of two.
+        The two slots are written in turn. In the slot being written, ``valid`` is cleared and
+        flushed before the datasets change and set again after, so a run killed in between
+        leaves that slot invalid and the other one, one flush older, whole.
         """
-        cp = self._f["kmc_ald/checkpoint"]
+        self._slot = (self._slot + 1) % len(CHECKPOINT_SLOTS)
+        cp = self._f[f"kmc_ald/{CHECKPOINT_SLOTS[self._slot]}"]
         cp["valid"][()] = 0
         self._f.flush()
         cp["occupation"][...] = state.occupation
@@ -378,7 +385,8 @@ class RunFileWriter:
             pending += self._checkpoint.occupation.nbytes
         if free < MIN_FREE_BYTES + 2 * pending:
             self._disk_full = True
-            kept = int(self._f["kmc_ald/checkpoint/cycle"][()])
+            kept = max((int(self._f[f"kmc_ald/{slot}/cycle"][()]) for slot in CHECKPOINT_SLOTS
+                        if int(self._f[f"kmc_ald/{slot}/valid"][()])), default=0)
             raise RunFileError(f"the disk holding {self.path} is full ({free / 2**20:.1f} MiB "
                                f"free, {MIN_FREE_BYTES / 2**20:.0f} MiB kept in reserve); the "
                                f"run stopped, and the file keeps its first {kept} cycle(s): "
@@ -560,6 +568,20 @@ def _decoded(values: np.ndarray) -> np.ndarray:
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: Free disk space a run file's flush leaves untouched [bytes].
 MIN_FREE_BYTES = 8 << 20
+#: The checkpoint slots, written in turn (files before version 0.1.0 have the first only).
+CHECKPOINT_SLOTS = ("checkpoint", "checkpoint_b")
+
+
+def _newest_checkpoint(f: h5py.File) -> dict[str, Any] | None:
+    """The valid checkpoint of the latest cycle, or None."""
+    best = None
+    for slot in CHECKPOINT_SLOTS:
+        cp = f.get(f"kmc_ald/{slot}")
+        if cp is not None and int(cp["valid"][()]):
+            data = {k: cp[k][()] for k in cp}
+            if best is None or int(data["cycle"]) > int(best["cycle"]):
+                best = data
+    return best
 
 
 def _check_whole(path: Path) -> None:
@@ -624,8 +646,7 @@ def read_run(path: str | Path) -> RunRecord:
         ph = f["kmc_ald/phases"]
         phases = {k: ph[k][()] for k in ph}
         phases["phase"] = _decoded(phases["phase"])
-        cp = f["kmc_ald/checkpoint"]
-        checkpoint = ({k: cp[k][()] for k in cp} if int(cp["valid"][()]) else None)
+        checkpoint = _newest_checkpoint(f)
         text = f["parameters/scenario"]
         group = f.get("kmc_ald/cycles")
         cycles = {k: group[k][()] for k in group} if group is not None else {}
