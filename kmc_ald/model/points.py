@@ -43,6 +43,9 @@ def differs(a: Model, b: Model) -> str | None:
         return f"the lattice ({la.n_sites} against {lb.n_sites} sites, or other neighbours)"
     if not np.array_equal(la.site_type, lb.site_type):
         return "the placement of site types (substrate settings or run.seed)"
+    if (la.area, la.site_area) != (lb.area, lb.site_area) or not np.array_equal(la.layer,
+                                                                               lb.layer):
+        return "the lattice's geometry (substrate.spacing or the stack)"
     ma, mb = a.mechanism, b.mechanism
     if ma.species != mb.species or ma.event_names != mb.event_names:
         return "the species or events"
@@ -58,10 +61,18 @@ def differs(a: Model, b: Model) -> str | None:
         return "cluster_migration's pinned site types"
     if ra.phase_names != rb.phase_names or not np.array_equal(ra.durations, rb.durations):
         return "the recipe's phases or their durations"
+    if ma.gases != mb.gases or not (np.array_equal(ma.gas_in, mb.gas_in)
+                                    and np.array_equal(ma.gas_out, mb.gas_out)):
+        return "the gases the events consume or release"
     ca, cb = a.scenario, b.scenario
     if (ca.recipe.cycles, ca.output.samples_per_phase) != (cb.recipe.cycles,
                                                           cb.output.samples_per_phase):
         return "recipe.cycles or output.samples_per_phase"
+    # what the per-cycle statistics read (taken from point 0 for a whole batch)
+    if ca.deposit != cb.deposit:
+        return "the deposit section"
+    if ca.run.stiffness != cb.run.stiffness:
+        return "run.stiffness"
     return None
 
 

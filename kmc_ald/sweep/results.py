@@ -31,10 +31,9 @@ _QUANTITY = re.compile(r"^\s*([-+0-9.eE]+)\s*(.*?)\s*$")
 
 def write_sweep_file(sweep: Sweep, folder: Path, keys: dict[int, str]) -> Path:
     """Collect every finished point of ``folder/points`` into ``folder/sweep.h5`` (atomically)."""
-    from kmc_ald.scenario.load import loads_scenario
     from kmc_ald.sweep.run import _atomic_write
 
-    species = loads_scenario(sweep.scenario_text, sweep.scenario_name).species_names
+    species = sweep.scenario(sweep.points[0]).species_names  # with the sweep's overrides
     failed = {}
     for point in sweep.points:
         path = folder / "points" / f"{keys[point.index]}.failed.txt"

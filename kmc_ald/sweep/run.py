@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,16 +40,24 @@ OBSERVABLES = ("time", "deposited", "growth", "growth_thickness", "loading", "me
 
 
 def point_key(sweep: Sweep, point: Point) -> str:
-    """What identifies a point's result: scenario text, overrides, seed, replicas."""
+    """What identifies a point's result: scenario text, overrides, seed, replicas, and the
+    version of the code and kernels that computed it (an upgrade recomputes, never mixes)."""
+    from kmc_ald import __version__
+    from kmc_ald.engine.backends.kernels import kernels_digest
     spec = sweep.spec
-    text = json.dumps([sweep.scenario_text, list(point.overrides), spec.seed, spec.replicas])
+    text = json.dumps([sweep.scenario_text, list(point.overrides), spec.seed, spec.replicas,
+                       __version__, kernels_digest()])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write to a temporary name, sync it to disk, then rename: readers and a later run see the
+    whole file or none of it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -88,8 +97,9 @@ def run_batch(scenario_text: str, scenario_name: str, points: list[Point], keys:
         sim = Simulation(scenarios[0], solver="exact", backend=backend,
                          replicas=replicas, points=scenarios[1:])
         summary = sim.run()
-    except (KmcAldError, MemoryError, ValueError, RuntimeError) as err:
-        message = f"{type(err).__name__}: {err}"
+    except Exception as err:  # noqa: BLE001 - a failing point must not stop the others
+        message = (str(err) if isinstance(err, KmcAldError)
+                   else f"{type(err).__name__}: {err}")
         for key in keys:
             _atomic_write(out / f"{key}.failed.txt", lambda tmp: tmp.write_text(message))
         return [{"index": p.index, "key": k, "error": message, "events": 0}
@@ -107,6 +117,15 @@ def run_batch(scenario_text: str, scenario_name: str, points: list[Point], keys:
         _write_point(out, key, point, rows, int(counts[p]), wall / len(points))
         results.append({"index": point.index, "key": key, "error": None,
                         "events": int(counts[p])})
+    return results
+
+
+def _checked(results: list[dict], points_dir: Path) -> list[dict]:
+    """A worker's report, checked against the folder: a point is finished when its file is."""
+    for r in results:
+        if r["error"] is None and not (points_dir / f"{r['key']}.h5").exists():
+            r["error"] = f"the worker reported point {r['index']} done, but {points_dir} has " \
+                         "no file for it (do the workers see this folder?)"
     return results
 
 
@@ -199,7 +218,7 @@ def run_sweep(sweep: Sweep, output: str | Path, *, backend: str = "auto",
         scheduler: Address of a running Dask scheduler (``tcp://host:8786``) instead.
         max_points: Points per batch at most. Default: in this process, enough points for
             :func:`replicas_per_batch` replicas (a batch is what a kill can lose); with Dask,
-            two batches per worker.
+            four batches per worker.
     """
     folder = Path(output)
     points_dir = folder / "points"
@@ -237,27 +256,36 @@ def run_sweep(sweep: Sweep, output: str | Path, *, backend: str = "auto",
             outcome.events += r["events"]
         report()
 
-    report()
-    if pending and distributed:
-        from kmc_ald.sweep.cluster import client_for
-        with client_for(workers, scheduler) as client:
-            n_workers = max(1, len(client.scheduler_info()["workers"]))
-            size = max_points or max(1, -(-len(pending) // (4 * n_workers)))
-            futures = [client.submit(run_batch, sweep.scenario_text, sweep.scenario_name,
-                                     batch, [keys[p.index] for p in batch], spec.seed,
-                                     spec.replicas, backend, str(points_dir), pure=False)
-                       for batch in batches(sweep, pending, size)]
-            from distributed import as_completed
-            for future in as_completed(futures):
-                record(future.result())
-    elif pending:
-        size = max_points or max(1, -(-replicas_per_batch(backend) // spec.replicas))
-        for batch in batches(sweep, pending, size):
-            record(run_batch(sweep.scenario_text, sweep.scenario_name, batch,
-                             [keys[p.index] for p in batch], spec.seed, spec.replicas,
-                             backend, str(points_dir), [sweep.scenario(p) for p in batch]))
-    outcome.wall_time = time.perf_counter() - t0
-    outcome.computed.sort()
     from kmc_ald.sweep.results import write_sweep_file
-    write_sweep_file(sweep, folder, keys)
+    try:
+        report()
+        if pending and distributed:
+            from kmc_ald.sweep.cluster import client_for
+            with client_for(workers, scheduler) as client:
+                n_workers = max(1, len(client.scheduler_info()["workers"]))
+                size = max_points or max(1, -(-len(pending) // (4 * n_workers)))
+                # an absolute folder: a remote worker's working directory is its own
+                tasks = {client.submit(run_batch, sweep.scenario_text, sweep.scenario_name,
+                                       batch, [keys[p.index] for p in batch], spec.seed,
+                                       spec.replicas, backend, str(points_dir.resolve()),
+                                       pure=False): batch
+                         for batch in batches(sweep, pending, size)}
+                from distributed import as_completed
+                for future in as_completed(tasks):
+                    try:
+                        results = future.result()
+                    except Exception as err:  # noqa: BLE001 - a lost worker, a task error
+                        results = [{"index": p.index, "key": keys[p.index], "events": 0,
+                                    "error": f"{type(err).__name__}: {err}"} for p in tasks[future]]
+                    record(_checked(results, points_dir))
+        elif pending:
+            size = max_points or max(1, -(-replicas_per_batch(backend) // spec.replicas))
+            for batch in batches(sweep, pending, size):
+                record(run_batch(sweep.scenario_text, sweep.scenario_name, batch,
+                                 [keys[p.index] for p in batch], spec.seed, spec.replicas,
+                                 backend, str(points_dir), [sweep.scenario(p) for p in batch]))
+    finally:  # whatever stopped the sweep, sweep.h5 holds every finished point
+        outcome.wall_time = time.perf_counter() - t0
+        outcome.computed.sort()
+        write_sweep_file(sweep, folder, keys)
     return outcome

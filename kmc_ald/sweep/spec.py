@@ -43,7 +43,7 @@ class Axis(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     path: str = Field(min_length=1)
-    values: list[str | float | int | list | dict] | None = None
+    values: list[bool | str | int | float | list | dict] | None = None  # bool first: not 1.0
     range: str | None = None
 
     @model_validator(mode="after")

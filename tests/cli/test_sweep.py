@@ -237,3 +237,22 @@ def test_what_would_fail_every_point_is_refused_before_any_runs(tmp_path):
         gpu = invoke("sweep", "run", "--scenario", "al2o3_tma_h2o", "--vary",
                      "recipe.temperature=150 degC", "--backend", "gpu", "-o", tmp_path / "gpu")
         assert gpu.exit_code == 3 and "backend 'gpu' was requested" in gpu.output
+
+
+def test_points_whose_statistics_differ_are_analysed_each_with_its_own_settings(tmp_path):
+    """deposit.density changes no rate, only the film thickness per atom: the two points run
+    the same trajectories, and their growth_thickness differs by exactly the density ratio."""
+    path = write_sweep(tmp_path, f"""
+        scenario: al2o3_tma_h2o
+        set: {QUICK}
+        axes:
+          - {{path: deposit.density, values: [2.0 g/cm^3, 4.0 g/cm^3]}}
+        replicas: 2
+        """)
+    assert invoke("sweep", "run", path, "-o", tmp_path / "out", "--backend", "cpu").exit_code == 0
+    table = load_table(tmp_path / "out")
+    thin = table[table.point == 1]["growth_thickness [Å]"].to_numpy()
+    thick = table[table.point == 0]["growth_thickness [Å]"].to_numpy()
+    np.testing.assert_allclose(thick, 2.0 * thin, rtol=1e-12)
+    np.testing.assert_array_equal(table[table.point == 0]["growth [1/nm^2]"],
+                                  table[table.point == 1]["growth [1/nm^2]"])
