@@ -252,32 +252,16 @@ def _flush_every_cycle(init):
 def test_kill_9_during_a_run_and_during_its_resume_then_resume_is_bit_identical(tmp_path):
     """Two kill points (in the run, in the first resume) and a final resume: the same state and
     rows as a run never interrupted."""
-    import os
-    import signal
-    import time
-
     import numpy as np
 
-    from kmc_ald.errors import RunFileError
     from kmc_ald.io.runfile import read_run
+    from tests.support.processes import kill_when
 
     args = ["--cycles", "3000", "--set", "substrate.size=[12, 12]", "--set",
             "recipe.phases[0].duration=0.05 s", "--no-progress"]
 
-    def killed_after(command: list[str], path, cycles: int) -> None:
-        proc = subprocess.Popen([sys.executable, "-m", "kmc_ald.cli", *command],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline, done = time.monotonic() + 120, 0
-        while time.monotonic() < deadline and done < cycles and proc.poll() is None:
-            time.sleep(0.05)
-            try:
-                done = int(read_run(path).checkpoint["cycle"])
-            except (RunFileError, TypeError, KeyError):
-                done = 0
-        assert proc.poll() is None, "the run ended before it was killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+    def killed_after(command: list, path, cycles: int) -> None:
+        kill_when(command, lambda: int(read_run(path).checkpoint["cycle"]) >= cycles)
 
     first, second, final = (tmp_path / f"{n}.h5" for n in ("first", "second", "final"))
     killed_after(["run", "langmuir", "-o", str(first), *args], first, 100)

@@ -1,12 +1,7 @@
 """kmc-ald sweep: the same table however the sweep runs (one process, a real Dask LocalCluster
 of two worker processes, each point alone with kmc-ald run), nothing lost or redone after a
 kill -9, and one clear error per bad sweep file."""
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +12,7 @@ from typer.testing import CliRunner
 from kmc_ald.cli import app
 from kmc_ald.io.runfile import read_run
 from kmc_ald.sweep.results import load_table
+from tests.support.processes import kill_when
 
 QUICK = '["substrate.size=[4 nm, 4 nm]", "recipe.cycles=3"]'
 
@@ -107,16 +103,9 @@ def test_a_sweep_killed_mid_way_loses_only_the_points_in_flight(tmp_path):
         seed: 9
         """
     path = write_sweep(tmp_path, body)
-    command = [sys.executable, "-m", "kmc_ald.cli", "sweep", "run", str(path), "-o",
-               str(tmp_path / "killed"), "--backend", "cpu", "--batch-points", "1"]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
     points = tmp_path / "killed" / "points"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(points.glob("*.h5"))) < 2:
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_when(["sweep", "run", path, "-o", tmp_path / "killed", "--backend", "cpu",
+               "--batch-points", "1"], lambda: len(list(points.glob("*.h5"))) >= 2, poll=0.02)
     finished = len(list(points.glob("*.h5")))
     assert 2 <= finished < 8, "the sweep should have been killed mid-way"
     for done in points.glob("*.h5"):  # every point file left behind is whole

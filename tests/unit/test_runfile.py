@@ -1,9 +1,4 @@
 """The run file: H5MD layout, units, block appends, and survival of a killed run."""
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import h5py
@@ -14,6 +9,7 @@ from kmc_ald.errors import RunFileError
 from kmc_ald.io.runfile import read_run
 from kmc_ald.scenario.load import load_scenario
 from kmc_ald.simulation import Simulation
+from tests.support.processes import kill_when
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,26 +82,9 @@ def test_reading_something_else_is_a_clear_error(tmp_path):
 def test_a_killed_run_leaves_a_readable_file_up_to_the_last_flush(tmp_path):
     """SIGKILL a CLI run mid-way: the file still reads, with whole cycles and a valid checkpoint."""
     out = tmp_path / "killed.h5"
-    cmd = [sys.executable, "-m", "kmc_ald.cli", "run", str(ROOT / "scenarios/langmuir.yaml"),
-           "-o", str(out), "--cycles", "100000", "--set", "substrate.size=[16, 16]",
-           "--set", "recipe.phases[0].duration=0.02 s", "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        deadline = time.monotonic() + 120
-        cycles = 0
-        while time.monotonic() < deadline and cycles < 20:
-            time.sleep(0.2)
-            try:
-                cycles = len(read_run(out).phases["cycle"])
-            except (RunFileError, OSError, KeyError):
-                cycles = 0
-        assert proc.poll() is None, "the run ended before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_when(["run", ROOT / "scenarios/langmuir.yaml", "-o", out, "--cycles", "100000",
+               "--set", "substrate.size=[16, 16]", "--set", "recipe.phases[0].duration=0.02 s",
+               "--no-progress"], lambda: len(read_run(out).phases["cycle"]) >= 20, poll=0.2)
     run = read_run(out)
     assert run.provenance["status"] == "running"
     n = len(run.phases["cycle"])
