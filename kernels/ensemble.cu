@@ -14,6 +14,7 @@
 #define KMC_ARITY 8
 #define KMC_DONE 0
 #define KMC_MORE 1
+#define KMC_BROKEN 2  // a drawn site offered no open channel (a bug)
 
 // The read-only tables of one model (kmc_ald.engine.bkl.Problem), as pointers and widths.
 struct kmc_tables {
@@ -334,6 +335,10 @@ KMC_DEVICE int32_t advance_surface(const kmc_tables& t, kmc_surface& w, int64_t*
         int32_t e;
         int64_t j;
         choose_channel(t, i, u, w.occ, &e, &j);
+        if (e < 0) {  // the tree and the channels disagree: stop before any wrong move
+            status = KMC_BROKEN;
+            break;
+        }
         if (t.migrating[e]) {
             const kmc_u32x4 y = kmc_philox4x32_10((uint32_t)(c), (uint32_t)(c >> 32), 1u,
                                                   KMC_STREAM_EXACT, k0, k1);
@@ -448,6 +453,6 @@ KMC_KERNEL void ensemble_advance(
         const int32_t status = advance_surface(
             t, w, event_counts + r * n_events, clock + r, counter + r, key0[r], key1[r], t_stop,
             end_of_phase != 0, max_events, executed + r, rejected + r);
-        done[r] = status == KMC_DONE ? 1 : 0;
+        done[r] = status == KMC_DONE ? 1 : (status == KMC_BROKEN ? 2 : 0);
     }
 }

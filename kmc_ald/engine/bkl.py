@@ -50,7 +50,9 @@ from kmc_ald.model.tables import (
     site_tables,
 )
 
-DONE, MORE = 0, 1
+#: advance_surface's status: the stop time is reached; the event budget ran out first; or a
+#: drawn site with a positive rate offered no open channel (a broken invariant: a bug)
+DONE, MORE, BROKEN = 0, 1, 2
 ARITY = 8  # children per node of the sum tree: 8 doubles = one 64-byte cache line
 
 
@@ -329,6 +331,8 @@ def advance_surface(occ, sites, events, rate, tree, reach, moves, scratch, event
         elif u < 0.0:
             u = 0.0
         e, j = _choose_channel(i, u, occ, sites, events, rate)
+        if e < 0:  # the tree and the channels disagree: stop before any wrong move
+            return BROKEN, counter, executed, rejected
         if moves.migrating[e]:
             y0, y1, y2, y3 = draw(counter - 1, 1, STREAM_EXACT, key0, key1)
             scratch.stamp[0] += 1

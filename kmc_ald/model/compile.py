@@ -39,6 +39,9 @@ MIN_THRESHOLD = 4096
 #: Thresholds are scaled by 1 - 2^-40 so that the channels of a site at the rate bound sum to
 #: less than 2^64 (no wrap of the cumulative sum); a relative change of 1e-12.
 _THRESHOLD_SCALE = _TWO64 * (1.0 - 2.0**-40)
+#: Sweeps per phase beyond which the parallel clock (tau * sweeps in doubles) is no longer exact;
+#: far beyond any run that could finish (2^53 sweeps of one site at 1e9 per second: 100 days).
+MAX_SWEEPS = 2**53
 
 
 @dataclass(frozen=True, eq=False)
@@ -462,9 +465,19 @@ def sweep_schedule(rate: np.ndarray, duration: float, mechanism: Mechanism, degr
 
     tau is the largest step with R_max * tau <= step_probability that divides the duration into
     whole sweeps; if nothing can happen, or no time is left, there are no sweeps (tau infinite).
+
+    Raises:
+        ScenarioError: more sweeps than :data:`MAX_SWEEPS` (or infinitely many).
     """
+    from kmc_ald.errors import ScenarioError
+
     r_max = max_site_rate(rate, mechanism, degree)
     if r_max <= 0.0 or duration <= 0.0:
         return 0, float("inf"), r_max
-    sweeps = max(1, int(np.ceil(duration * r_max / step_probability)))
+    exact = np.ceil(duration * r_max / step_probability)
+    if not np.isfinite(exact) or exact > MAX_SWEEPS:
+        raise ScenarioError(f"{r_max:.3g} 1/s over {duration:.6g} s needs {exact:.3g} sweeps of "
+                            f"the parallel solver (at most {MAX_SWEEPS:.3g}); use the exact "
+                            "solver, or shorten the phase")
+    sweeps = max(1, int(exact))
     return sweeps, duration / sweeps, r_max

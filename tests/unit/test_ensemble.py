@@ -199,3 +199,44 @@ def test_simulation_runs_parameter_points_in_memory_only(tmp_path):
     with pytest.raises(ScenarioError, match="parameter points run with the exact solver"):
         Simulation(quick("al2o3_tma_h2o"), solver="parallel",
                    points=[quick("al2o3_tma_h2o", cold)])
+
+
+def _tree_of(backend) -> np.ndarray:
+    """The sum trees a backend holds ([replicas, nodes]), as an array that writes through."""
+    return backend._tree if hasattr(backend, "_tree") else backend._tables["tree"]
+
+
+def _poke_leaf(tree: np.ndarray, first_leaf: int, site: int, value: float) -> None:
+    """Give one site's leaf a rate and make every node the sum of its children again."""
+    from kmc_ald.engine.bkl import ARITY
+    tree[first_leaf + site] = value
+    for k in range(first_leaf - 1, -1, -1):
+        tree[k] = tree[ARITY * k + 1:ARITY * k + 1 + ARITY].sum()
+
+
+def test_a_site_drawn_without_an_open_channel_stops_the_solver_before_any_move(
+        ensemble_backend):
+    """The guard on a broken invariant (a rate in the tree that no channel carries), in the
+    serial solver and in every ensemble backend: an error, and the surface left as it was."""
+    from kmc_ald.engine.solvers.exact import ExactSolver
+    from kmc_ald.engine.state import State
+    scenario = load_scenario(SCENARIOS / "langmuir.yaml",
+                             ("substrate.size=[4, 4]", "events[0].rate.A=0 1/s"))
+    model = compile_scenario(scenario)
+    serial_solver = ExactSolver(model, seed=1)
+    state = State(model.occupation.copy(), np.zeros(model.mechanism.n_events, np.int64))
+    serial_solver.start_phase(state, 0)
+    _poke_leaf(serial_solver._tree.values, serial_solver._tree.first_leaf, 5, 1.0)
+    with pytest.raises(RuntimeError, match="no open channel"):
+        serial_solver.advance(state, 1.0, True)
+    assert not state.occupation.any() and not state.event_counts.any()
+
+    solver = EnsembleSolver(point_set([model]), 1, 2, ensemble_backend)
+    state = solver.initial_state()
+    solver.start_phase(state, 0)
+    (_, backend), = solver.groups
+    _poke_leaf(_tree_of(backend)[1], solver.problem.first_leaf, 5, 1.0)
+    with pytest.raises(RuntimeError, match="in replica 1: a site drawn"):
+        solver.advance(state, 1.0, True)
+    backend.sync()
+    assert not state.occupation.any() and not state.event_counts.any()

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from kmc_ald.errors import BackendUnavailableError, KmcAldError, ScenarioError
-from kmc_ald.model.compile import Model, max_site_rate, thresholds
+from kmc_ald.model.compile import Model, sweep_schedule, thresholds
 from kmc_ald.scenario.schema import Run
 
 DEFAULT_STEP_PROBABILITY = Run.model_fields["step_probability"].default
@@ -72,13 +70,21 @@ def parallel_unsupported(model: Model, *, replicas: int = 1, backend: str = "cpu
     rates, mechanism = model.rates, model.mechanism
     for p, name in enumerate(rates.phase_names):
         rate, duration = rates.rate[p], float(rates.durations[p])
-        r_max = max_site_rate(rate, mechanism, model.lattice.degree)
-        if not (np.isfinite(r_max) and np.isfinite(duration * r_max / step_probability)):
-            return Unsupported(f"phase {name!r}: {r_max:.3g} 1/s over {duration:g} s gives "
-                               "no finite number of sweeps; use the exact solver")
         try:
+            _, _, r_max = sweep_schedule(rate, duration, mechanism, model.lattice.degree,
+                                         step_probability)
             if r_max > 0:
                 thresholds(rate, r_max, mechanism.event_names)
         except ScenarioError as err:
             return Unsupported(f"phase {name!r}: {err}")
     return None
+
+
+def broken_invariant(time: float, replica: int | None = None) -> RuntimeError:
+    """The error of a drawn site whose positive rate offers no open channel: the sum tree and
+    the channel tables disagree, which is a bug in kmc-ald, never a user's mistake. The solver
+    stops before it makes any move from it."""
+    where = "" if replica is None else f" in replica {replica}"
+    return RuntimeError(f"internal error at t = {time:.9g} s{where}: a site drawn with a "
+                        "positive rate has no open channel (the rate tree and the channels "
+                        "disagree); please report it with the scenario, seed and version")

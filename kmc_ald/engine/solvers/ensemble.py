@@ -28,7 +28,7 @@ import numpy as np
 from kmc_ald.engine.backends.base import Surfaces
 from kmc_ald.engine.bkl import Problem, problem_for
 from kmc_ald.engine.rng import split_seed
-from kmc_ald.engine.solvers import exact_unsupported
+from kmc_ald.engine.solvers import broken_invariant, exact_unsupported
 from kmc_ald.engine.state import State
 from kmc_ald.errors import BackendUnavailableError
 from kmc_ald.model.points import PointSet
@@ -147,6 +147,9 @@ class EnsembleSolver:
             executed, rejected = backend.advance(t_stop, end_of_phase, int(max_events))
             state.events += executed
             self.rejected_candidates += rejected
+            broken = np.flatnonzero(self.done[a:b] == 2)
+            if broken.size:
+                raise broken_invariant(float(self.clock[a + broken[0]]), int(a + broken[0]))
         finished = bool(self.done.all())
         if finished:
             for _, backend in self.groups:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from kmc_ald.engine.bkl import DONE, SumTree, advance_surface, build_tree, problem_for, scratch
+from kmc_ald.engine.bkl import BROKEN, DONE, SumTree, advance_surface, build_tree, problem_for, scratch
 from kmc_ald.engine.rng import split_seed
-from kmc_ald.engine.solvers import exact_unsupported
+from kmc_ald.engine.solvers import broken_invariant, exact_unsupported
 from kmc_ald.engine.state import State
 from kmc_ald.engine.stiffness import StiffnessControl
 from kmc_ald.model.compile import Model
@@ -104,4 +104,6 @@ class ExactSolver:
         state.time = float(clock[0])
         state.counter = int(counter)
         state.events += int(executed)
+        if status == BROKEN:
+            raise broken_invariant(state.time)
         return status == DONE
