@@ -17,6 +17,7 @@ Example:
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -133,6 +134,8 @@ class Simulation:
             self.backend = device.name
             if backend == "auto" and device.name == "cpu":
                 self.backend_reason = f"gpu unavailable: {gpu_unavailable_reason()}"
+            if control is None:
+                _warn_low_yield(self.model, scenario.run.step_probability)
         self._history = None  # the earlier run this one resumes, if any
 
     @property
@@ -232,9 +235,16 @@ class Simulation:
 
         run = read_run(path)
         cp = run.checkpoint
+        if cp is None and run.checkpoint_problem:
+            raise RunFileError(f"{path}: {run.checkpoint_problem}, and no other checkpoint is "
+                               "whole; the run cannot be continued from it")
         if cp is None:
             raise RunFileError(f"{path} holds no checkpoint (no cycle was completed and "
                                "flushed); run the scenario again instead")
+        if run.checkpoint_problem:
+            logging.getLogger("kmc_ald").warning(
+                "%s: %s; continuing from the other checkpoint, at cycle %d", path,
+                run.checkpoint_problem, int(cp["cycle"]))
         scenario = loads_scenario(run.scenario, f"{path}:parameters/scenario",
                                   (*run.overrides, *overrides))
         sim = cls(scenario, seed=int(run.provenance["seed"]), solver=run.provenance["solver"],
@@ -281,3 +291,23 @@ class Simulation:
                                "output.trajectory to another name")
         return TrajectoryStream(path, self.scenario, self.lattice, self.mechanism.species,
                                 append=history is not None, overwrite=overwrite)
+
+
+#: Below this fraction of firing candidates the parallel solver warns that the exact one may be
+#: faster (each candidate costs about what an exact event does).
+LOW_CANDIDATE_YIELD = 1e-3
+
+
+def _warn_low_yield(model, step_probability: float) -> None:
+    """Warn, before a parallel run starts, when most of its work would be null candidates."""
+    from kmc_ald.engine.solvers.parallel import candidate_yield
+
+    found = candidate_yield(model, step_probability)
+    if found.fraction >= LOW_CANDIDATE_YIELD:
+        return
+    logging.getLogger("kmc_ald").warning(
+        "parallel solver: on the initial surface 1 in %.2g candidates fires (events %.3g 1/s "
+        "against R_max x sites %.3g 1/s), and the run draws about %.2g candidates per replica; "
+        "the exact solver draws events only and may be far faster here (--solver exact, or "
+        "run.stiffness to slow the fast channels)", 1.0 / max(found.fraction, 1e-300),
+        found.events_per_s, found.candidates_per_s, found.candidates)

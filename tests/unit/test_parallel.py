@@ -213,9 +213,11 @@ def test_a_replica_ensemble_run_file_resumes_and_matches_single_runs(tmp_path, b
     np.testing.assert_array_equal(resumed.state.occupation, longer.state.occupation)
 
 
-def test_the_numba_backend_gives_the_same_result_on_any_number_of_threads():
+def test_the_numba_backend_gives_the_same_result_on_any_number_of_threads(monkeypatch):
     import numba
 
+    from kmc_ald.engine.backends import cpu
+    monkeypatch.setattr(cpu, "MIN_CANDIDATES_PER_THREAD", 1)  # every thread, however small
     sc = rich("square", 12)
     before = numba.get_num_threads()
     try:
@@ -227,6 +229,53 @@ def test_the_numba_backend_gives_the_same_result_on_any_number_of_threads():
         numba.set_num_threads(before)
     np.testing.assert_array_equal(one[0], many[0])
     np.testing.assert_array_equal(one[1], many[1])
+
+
+def test_a_class_sweep_wakes_threads_in_proportion_to_its_candidates(monkeypatch):
+    """Small sweeps run on one thread (a barrier per class costs more than their work); large
+    ones on every thread allowed, never more."""
+    import numba
+
+    from kmc_ald.engine.backends import cpu
+    monkeypatch.setattr(cpu, "MIN_CANDIDATES_PER_THREAD", 100)
+    sim = Simulation(rich("square", 12), seed=1, solver="exact")
+    backend = NumbaBackend()
+    solver = ParallelSolver(sim.model, 1, backend, step_probability=0.3, replicas=4)
+    solver.start_phase(sim.state, 0)
+    members = 4 * sim.lattice.n_sites / backend.p.n_classes  # replicas x class members
+    for q in (1e-3, 0.05, 0.5):
+        expected = min(numba.get_num_threads(), max(1, int(q * members // 100)))
+        assert backend._threads_for(candidate_gaps(q, DOMAIN_SIZE)) == expected
+    assert backend._threads_for(candidate_gaps(1e-3, DOMAIN_SIZE)) == 1
+
+
+def test_a_run_that_would_draw_mostly_null_candidates_is_warned_about(caplog):
+    """Island nucleation: an adatom's four hops (4 x 1e5 1/s) set R_max for every site of an
+    empty surface whose only event is deposition at 1 1/s; the rich model's candidates fire
+    often enough."""
+    from kmc_ald.engine.solvers.parallel import candidate_yield
+    island = Simulation(load_island_nucleation(()), solver="exact").model
+    found = candidate_yield(island)
+    assert found.fraction == pytest.approx(1.0 / 4e5, rel=1e-12)
+    assert found.candidates == pytest.approx(4e5 * island.lattice.n_sites * 0.10536, rel=1e-12)
+    with caplog.at_level("WARNING", logger="kmc_ald"):
+        Simulation(load_island_nucleation(()), solver="parallel", backend="cpu")
+    assert "1 in 4e+05 candidates fires" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="kmc_ald"):
+        Simulation(rich("square", 12), solver="parallel", backend="cpu")
+    assert "candidates fires" not in caplog.text
+
+
+def test_a_phase_needing_more_sweeps_than_the_clock_can_count_is_refused():
+    from kmc_ald.engine.solvers import parallel_unsupported
+    from kmc_ald.errors import ScenarioError
+    from kmc_ald.model.compile import sweep_schedule
+    sc = load_island_nucleation(("recipe.phases[0].duration=1e300 s",))
+    model = Simulation(sc, solver="exact").model
+    with pytest.raises(ScenarioError, match=r"needs 2e\+307 sweeps of the parallel solver"):
+        sweep_schedule(model.rates.rate[0], 1e300, model.mechanism, model.lattice.degree, 0.02)
+    assert "sweeps of the parallel solver" in parallel_unsupported(model).reason
 
 
 def test_a_lone_adatom_does_not_drift():

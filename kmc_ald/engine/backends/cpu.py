@@ -9,10 +9,17 @@ on the number of threads.
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, get_thread_id, njit, parallel_chunksize, prange
+from numba import (
+    get_num_threads,
+    get_thread_id,
+    njit,
+    parallel_chunksize,
+    prange,
+    set_num_threads,
+)
 
 from kmc_ald.engine.backends.base import DeviceProblem, Surfaces
-from kmc_ald.engine.bkl import DONE, Problem, Scratch, SumTree, advance_surface, build_tree, scratch
+from kmc_ald.engine.bkl import BROKEN, DONE, Problem, Scratch, SumTree, advance_surface, build_tree, scratch
 from kmc_ald.engine.channels import KERNEL, blocked, bond_count
 from kmc_ald.engine.rng import STREAM_SWEEP, STREAM_SWEEP_START, philox4x32_10
 
@@ -108,6 +115,10 @@ def _sweep_domain(dom, d, c_lo, c_hi, o, sites, events, thr, gaps, counts, k0, k
         j += np.uint64(1)
 
 
+#: Candidates per class sweep that one more thread needs to pay for its wake-up and barrier.
+MIN_CANDIDATES_PER_THREAD = 4096
+
+
 class NumbaBackend:
     """Sweeps on the CPU with numba, the members of each class spread over the threads."""
 
@@ -127,12 +138,27 @@ class NumbaBackend:
     def set_thresholds(self, thresholds: np.ndarray, gaps: np.ndarray) -> None:
         self._thr = np.ascontiguousarray(thresholds, dtype=np.uint64)
         self._gaps = np.ascontiguousarray(gaps, dtype=np.uint32)
+        self._sweep_threads = self._threads_for(gaps)
+
+    def _threads_for(self, gaps: np.ndarray) -> int:
+        """Threads worth waking for one class sweep: every class ends at a barrier, which costs
+        more than a few thousand candidates on a busy machine (2 threads ran 4-7x slower than
+        one on small lattices). The candidate probability q is the gap table's first entry."""
+        q = 1.0 - float(gaps[0]) / 2.0**32 if gaps.size else 1.0
+        per_class = q * self.p.members.shape[0] * self.p.n_replicas / max(
+            1, self.p.class_offsets.shape[0] - 1)
+        return int(min(self._threads, max(1, per_class // MIN_CANDIDATES_PER_THREAD)))
 
     def sweeps(self, first_step: int, n_steps: int) -> None:
-        p = self.p
-        _sweeps(np.int64(first_step), np.int64(n_steps), p.members, p.class_offsets,
-                self._domains, np.int64(p.domain_size), self._occ, p.sites, p.events, self._thr,
-                self._gaps, self._counts, p.keys, np.int64(16 * self._threads))
+        p, threads = self.p, self._sweep_threads
+        previous = get_num_threads()
+        set_num_threads(threads)  # the results do not depend on it
+        try:
+            _sweeps(np.int64(first_step), np.int64(n_steps), p.members, p.class_offsets,
+                    self._domains, np.int64(p.domain_size), self._occ, p.sites, p.events,
+                    self._thr, self._gaps, self._counts, p.keys, np.int64(16 * threads))
+        finally:
+            set_num_threads(previous)
 
     def occupation(self) -> np.ndarray:
         return self._occ.copy()
@@ -178,7 +204,7 @@ def _advance_replicas(occ, counts, clock, counter, keys, point, done, tree_value
         counter[r] = c
         executed[r] = ex
         rejected[r] = rj
-        done[r] = status == DONE
+        done[r] = 1 if status == DONE else (2 if status == BROKEN else 0)
 
 
 @njit(parallel=True, nogil=True, cache=True)

@@ -46,6 +46,7 @@ replica r use seed + r and equal a run of that seed alone on the same surface.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -62,6 +63,45 @@ from kmc_ald.model.compile import (
 )
 from kmc_ald.model.tables import event_tables, site_tables
 from kmc_ald.surfaces.coloring import update_classes
+
+
+@dataclass(frozen=True)
+class CandidateYield:
+    """How much of the parallel solver's work is real events, judged on the initial surface:
+    the events its candidates would give, against the candidates drawn (R_max per site)."""
+
+    events_per_s: float  # summed over the recipe's phases, weighted by duration [1/s]
+    candidates_per_s: float  # R_max * sites, likewise [1/s]
+    candidates: float  # drawn over the whole run, per replica
+
+    @property
+    def fraction(self) -> float:
+        """The fraction of candidates that fire (1: no null work)."""
+        return self.events_per_s / self.candidates_per_s if self.candidates_per_s else 1.0
+
+
+def candidate_yield(model: Model, step_probability: float = DEFAULT_STEP_PROBABILITY
+                    ) -> CandidateYield:
+    """The parallel solver's candidate yield on the model's initial surface. Every candidate
+    of a sweep costs a draw and most fire nothing where one fast channel (a hop, a desorption)
+    sets R_max for every site: then the exact solver, which draws only events, is faster. The
+    initial surface may be quieter than later ones (an empty surface has no hops yet), so this
+    bounds the yield from below only loosely; it is a reason to compare, not a verdict."""
+    from kmc_ald.engine.solvers.exact import ExactSolver
+
+    exact = ExactSolver(model, seed=0)
+    state = State(model.occupation.copy(), np.zeros(model.mechanism.n_events, dtype=np.int64))
+    events = candidates = 0.0
+    for p, duration in enumerate(model.rates.durations):
+        exact.start_phase(state, p)
+        _, _, r_max = sweep_schedule(model.rates.rate[p], float(duration), model.mechanism,
+                                     model.lattice.degree, step_probability)
+        events += exact.total_rate() * float(duration)
+        candidates += r_max * model.lattice.n_sites * float(duration)
+    total = float(np.sum(model.rates.durations))
+    cycles = model.scenario.recipe.cycles
+    return CandidateYield(events / total if total else 0.0,
+                          candidates / total if total else 0.0, candidates * cycles)
 
 
 class ParallelSolver:
