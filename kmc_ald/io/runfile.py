@@ -29,8 +29,14 @@ Layout (units in each dataset's ``units`` attribute)::
                                   bonds] [1/s]
     kmc_ald/checkpoint/,          occupation, time, counter ([replicas] for the exact solver's
     kmc_ald/checkpoint_b/         replicas), events, event_counts, cycle, phase, scale,
-                                  window_start, valid: the state after a completed cycle, in two
-                                  slots written in turn; the valid one of the later cycle counts
+                                  window_start, rows (coverage, phase and cycle rows written
+                                  with it), digest (SHA-256 of all of these), valid: the state
+                                  after a completed cycle, in two slots written in turn; the
+                                  valid, undamaged one of the later cycle counts
+
+Every array is stored with HDF5's Fletcher-32 checksum (bit flips in data fail the read, one line
+naming the file), and each checkpoint carries its own digest, so that ``resume`` refuses a damaged
+or altered checkpoint instead of continuing from it.
 
 Rows are buffered in memory and appended in blocks at the end of a cycle (at most once per second
 of wall time, and always at the end of the run); every flush leaves a consistent file: it
@@ -42,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import hashlib
+import logging
 import os
 import platform
 import socket
@@ -59,6 +66,7 @@ from kmc_ald.analysis.cycles import cycle_numbers
 from kmc_ald.engine.recipe import Observer, snapshot_due
 from kmc_ald.errors import RunFileError
 
+_log = logging.getLogger("kmc_ald")
 STATUS_LEN = 16
 _STR = h5py.string_dtype()
 
@@ -217,8 +225,7 @@ class RunFileWriter:
         n_sites = lattice.n_sites
         occ = snap.create_dataset("occupation", shape=(0, *self._replica_axis, n_sites),
                                   maxshape=(None, *self._replica_axis, n_sites), dtype=np.uint8,
-                                  chunks=(1, *self._replica_axis, n_sites), compression="gzip",
-                                  shuffle=True)
+                                  chunks=(1, *self._replica_axis, n_sites), **COMPRESSED)
         occ.attrs["units"] = "1"
         occ.attrs["description"] = ("species index of every site (0: empty)"
                                     + (" (axes: frame, replica, site)" if self._replica_axis
@@ -231,8 +238,7 @@ class RunFileWriter:
         lat.attrs["n_nearest"] = lattice.n_nearest
         for name, units in _LATTICE_ARRAYS.items():
             data = getattr(lattice, name)
-            d = lat.create_dataset(name, data=data, **({"compression": "gzip", "shuffle": True}
-                                                       if data.size else {}))
+            d = lat.create_dataset(name, data=data, **(COMPRESSED if data.size else {}))
             d.attrs["units"] = units
         lat["site_type"].attrs["names"] = _strings(lattice.site_type_names)
         lat.create_dataset("substrate_symbols", data=_strings(lattice.substrate_symbols),
@@ -242,7 +248,7 @@ class RunFileWriter:
         mech.attrs["species"] = _strings(mechanism.species)
         mech.attrs["events"] = _strings(mechanism.event_names)
         mech.attrs["gases"] = _strings(mechanism.gases)
-        r = mech.create_dataset("rates", data=rates.rate)
+        r = mech.create_dataset("rates", data=rates.rate, **(CHECKED if rates.rate.size else {}))
         r.attrs["units"] = "1/s"
         r.attrs["axes"] = _strings(["phase", "event", "site_type", "bond_count"])
         r.attrs["phases"] = _strings(rates.phase_names)
@@ -254,7 +260,7 @@ class RunFileWriter:
 
     def _create_checkpoint(self, cp, lattice, solver: str) -> None:
         cp.create_dataset("occupation", data=np.zeros((*self._replica_axis, lattice.n_sites),
-                                                      np.uint8), compression="gzip", shuffle=True)
+                                                      np.uint8), **COMPRESSED)
         cp.create_dataset("event_counts", data=np.zeros((*self._replica_axis, self._n_events),
                                                         np.int64))
         cp.create_dataset("window_start", data=np.zeros((*self._replica_axis, self._n_events),
@@ -266,6 +272,9 @@ class RunFileWriter:
         # the exact solver's replicas each count their draws; the parallel solver's share sweeps
         counters = self._replica_axis if solver == "exact" else ()
         cp.create_dataset("counter", data=np.zeros(counters, np.int64))
+        cp.create_dataset("rows", data=np.zeros(3, np.int64)).attrs["description"] = (
+            "coverage, phase and cycle rows in the file when the checkpoint was written")
+        cp.create_dataset("digest", data=np.bytes_(b"0" * 64))
         cp["time"].attrs["units"] = "s"
 
     @staticmethod
@@ -274,14 +283,19 @@ class RunFileWriter:
         # an empty axis (no gases) cannot be chunked as it is: it gets an unlimited maximum
         maxshape = tuple(None if t == 0 else t for t in tail)
         ds = group.create_dataset(name, shape=(0, *tail), maxshape=(None, *maxshape),
-                                  dtype=dtype, chunks=(chunk_rows, *(max(1, t) for t in tail)))
+                                  dtype=dtype, chunks=(chunk_rows, *(max(1, t) for t in tail)),
+                                  **({} if dtype is _STR else CHECKED))  # no filters on text
         ds.attrs["units"] = units
         ds.attrs["description"] = description
         return ds
 
     # -- appending ----------------------------------------------------------------------------
-    def add_history(self, run: RunRecord) -> None:
-        """Copy the rows of an earlier run up to its checkpoint (the start of a resumed run)."""
+    def add_history(self, run: RunRecord, snapshot_wanted=None) -> None:
+        """Copy the rows of an earlier run up to its checkpoint (the start of a resumed run).
+
+        ``snapshot_wanted(phase_index, cycle)`` (0-based cycle; phase -1: the start) keeps only
+        the earlier snapshots this run's own schedule asks for: a run extended with
+        ``--cycles`` then holds what an uninterrupted run of as many cycles would."""
         cp = run.checkpoint
         keep = (run.coverage_step <= cp["events"]) & (run.coverage_time <= cp["time"])
         for step, t, value in zip(run.coverage_step[keep], run.coverage_time[keep],
@@ -295,6 +309,9 @@ class RunFileWriter:
                 self.add_cycle({name: column[k] for name, column in run.cycles.items()})
         meta = run.snapshots
         for k in np.flatnonzero(meta.get("cycle", np.zeros(0)) <= cp["cycle"]):
+            if snapshot_wanted is not None and not snapshot_wanted(
+                    int(meta["phase_index"][k]), int(meta["cycle"][k]) - 1):
+                continue
             self.add_snapshot(int(meta["cycle"][k]), str(meta["phase"][k]),
                               int(meta["phase_index"][k]), float(meta["time"][k]),
                               int(meta["step"][k]), run.snapshot(int(k)))
@@ -357,6 +374,8 @@ class RunFileWriter:
         cp["scale"][...] = state.scale
         for name in ("time", "counter", "events", "cycle", "phase"):
             cp[name][()] = getattr(state, name)
+        cp["rows"][...] = _row_counts(self._f)
+        cp["digest"][()] = np.bytes_(checkpoint_digest({k: cp[k][()] for k in _DIGESTED}))
         self._f.flush()
         cp["valid"][()] = 1
 
@@ -464,6 +483,12 @@ def _append_rows(group, rows: list[dict[str, Any]]) -> None:
                       for name, v in columns.items()})
 
 
+def _cycle_list(cycles: list[int], shown: int = 6) -> str:
+    """``1, 3, 5, ... (12 in all)``: a short list of cycle numbers for a message."""
+    text = ", ".join(map(str, cycles[:shown]))
+    return text if len(cycles) <= shown else f"{text}, ... ({len(cycles)} in all)"
+
+
 def _has_user() -> bool:
     try:
         getpass.getuser()
@@ -498,11 +523,31 @@ class RunFileObserver(Observer):
         self.summary = summary
         self._cycle_rows = len(summary.cycle_rows)  # those of the run it resumes are in history
         if self.history is not None:
-            self.writer.add_history(self.history)
+            self._copy_history()
         state = self.state
         if state.cycle == 0 and state.phase == 0 and state.events == 0 and \
                 snapshot_due(self.model, -1, 0):
             self.writer.add_snapshot(0, "", -1, state.time, state.events, state.occupation)
+
+    def _copy_history(self) -> None:
+        """The earlier run's rows, and those of its snapshots this run's schedule asks for;
+        a warning names the ones it asks for that the earlier run did not store (the default
+        interval, ceil(cycles / 100), changes with --cycles)."""
+        model, history = self.model, self.history
+
+        def wanted(phase_index: int, cycle: int) -> bool:
+            return snapshot_due(model, phase_index, cycle)
+        self.writer.add_history(history, wanted)
+        last = int(history.checkpoint["cycle"])
+        stored = set(zip(history.snapshots.get("cycle", ()),
+                         history.snapshots.get("phase_index", ()), strict=True))
+        missing = [c + 1 for c in range(last) for p in range(len(model.scenario.recipe.phases))
+                   if wanted(p, c) and (c + 1, p) not in stored]
+        if missing:
+            _log.warning("%s stored no surface after cycle(s) %s, which this run's snapshot "
+                         "schedule (output.snapshots) asks for; they stay missing. Set "
+                         "output.snapshots.every to keep one schedule when extending a run",
+                         history.path, _cycle_list(sorted(set(missing))))
 
     def sample(self, t: float, coverage: np.ndarray) -> None:
         self.writer.add_coverage(self.state.events, t, coverage)
@@ -539,6 +584,8 @@ class RunRecord:
     coverage: np.ndarray
     phases: dict[str, np.ndarray] = field(default_factory=dict)
     checkpoint: dict[str, Any] | None = None
+    #: why a checkpoint was passed over as damaged (None: none was)
+    checkpoint_problem: str | None = None
     cycles: dict[str, np.ndarray] = field(default_factory=dict)
     cycles_units: dict[str, str] = field(default_factory=dict)
     #: one entry per stored surface: cycle, phase, phase_index, time [s], step (see
@@ -572,16 +619,57 @@ MIN_FREE_BYTES = 8 << 20
 CHECKPOINT_SLOTS = ("checkpoint", "checkpoint_b")
 
 
-def _newest_checkpoint(f: h5py.File) -> dict[str, Any] | None:
-    """The valid checkpoint of the latest cycle, or None."""
-    best = None
+#: HDF5 filters of every stored array: the Fletcher-32 checksum, and gzip for the surfaces.
+CHECKED = {"fletcher32": True}
+COMPRESSED = {"compression": "gzip", "shuffle": True, "fletcher32": True}
+#: What a checkpoint's digest covers: the whole state and where it sits among the rows.
+_DIGESTED = ("occupation", "event_counts", "window_start", "scale", "time", "counter", "events",
+             "cycle", "phase", "rows")
+
+
+def checkpoint_digest(data: dict[str, Any]) -> str:
+    """SHA-256 (hex) over a checkpoint's state and row counts, in a fixed order and dtype."""
+    h = hashlib.sha256()
+    for name in _DIGESTED:
+        value = np.asarray(data[name])
+        dtype = {"f": "<f8", "u": "<u8"}.get(value.dtype.kind, "<i8")
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(value, dtype=dtype).tobytes())
+    return h.hexdigest()
+
+
+def _row_counts(f: h5py.File) -> np.ndarray:
+    """Coverage, phase and cycle rows in the file (the position a checkpoint belongs to)."""
+    cycles = f.get("kmc_ald/cycles/cycle")
+    return np.array([f["observables/coverage/step"].shape[0], f["kmc_ald/phases/cycle"].shape[0],
+                     0 if cycles is None else cycles.shape[0]], dtype=np.int64)
+
+
+def _newest_checkpoint(f: h5py.File) -> tuple[dict[str, Any] | None, str | None]:
+    """The valid, undamaged checkpoint of the latest cycle (or None), and what was wrong with
+    a checkpoint passed over for damage (or None).
+
+    A slot being written when the run was killed is marked invalid and is skipped quietly; a
+    slot whose digest does not match its contents, or that claims rows the file does not hold,
+    was damaged or altered after it was written."""
+    best, problem = None, None
+    rows = _row_counts(f)
     for slot in CHECKPOINT_SLOTS:
         cp = f.get(f"kmc_ald/{slot}")
-        if cp is not None and int(cp["valid"][()]):
-            data = {k: cp[k][()] for k in cp}
-            if best is None or int(data["cycle"]) > int(best["cycle"]):
-                best = data
-    return best
+        if cp is None or not int(cp["valid"][()]):
+            continue
+        data = {k: cp[k][()] for k in cp}
+        if "digest" in data:  # files before version 0.1.0 carry none
+            if data["digest"].decode() != checkpoint_digest(data):
+                problem = f"checkpoint {slot!r} does not match its digest (damaged or altered)"
+                continue
+            if (np.asarray(data["rows"]) > rows).any():
+                problem = (f"checkpoint {slot!r} belongs to {data['rows'].tolist()} coverage, "
+                           f"phase and cycle rows but the file holds {rows.tolist()}")
+                continue
+        if best is None or int(data["cycle"]) > int(best["cycle"]):
+            best = data
+    return best, problem
 
 
 def _check_whole(path: Path) -> None:
@@ -616,6 +704,9 @@ def _damage(path: Path):
         yield
     except (KeyError, RuntimeError, ValueError, TypeError, IndexError, AttributeError,
             UnicodeDecodeError, OSError) as err:
+        if "filter returned failure" in str(err):
+            raise RunFileError(f"{path}: damaged: stored data fail their Fletcher-32 checksum "
+                               "(changed on disk after they were written)") from None
         raise RunFileError(f"{path}: damaged, or not a kmc-ald run file ({type(err).__name__}: "
                            f"{err})") from None
 
@@ -646,7 +737,7 @@ def read_run(path: str | Path) -> RunRecord:
         ph = f["kmc_ald/phases"]
         phases = {k: ph[k][()] for k in ph}
         phases["phase"] = _decoded(phases["phase"])
-        checkpoint = _newest_checkpoint(f)
+        checkpoint, checkpoint_problem = _newest_checkpoint(f)
         text = f["parameters/scenario"]
         group = f.get("kmc_ald/cycles")
         cycles = {k: group[k][()] for k in group} if group is not None else {}
@@ -662,7 +753,8 @@ def read_run(path: str | Path) -> RunRecord:
                    species=tuple(cov["value"].attrs["species"]),
                    events=tuple(ph["events"].attrs["events"]),
                    coverage_step=cov["step"][()], coverage_time=cov["time"][()],
-                   coverage=cov["value"][()], phases=phases, checkpoint=checkpoint)
+                   coverage=cov["value"][()], phases=phases, checkpoint=checkpoint,
+                   checkpoint_problem=checkpoint_problem)
 
 
 def read_lattice(path: str | Path):

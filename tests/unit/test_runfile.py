@@ -112,9 +112,12 @@ def test_resuming_a_run_file_continues_it_bit_identically(tmp_path):
     assert b.provenance["resumed_from"] == str(tmp_path / "part.h5")
 
 
-def test_a_checkpoint_cut_short_leaves_the_previous_one_to_resume_from(tmp_path):
-    """A kill while a checkpoint is written leaves its slot invalid: the other slot, one flush
-    older, is read instead, and resuming from it ends where an uninterrupted run ends."""
+@pytest.mark.parametrize("damage", ["cut short", "altered"])
+def test_a_checkpoint_cut_short_or_altered_leaves_the_previous_one_to_resume_from(
+        tmp_path, damage, caplog):
+    """A kill while a checkpoint is written leaves its slot invalid, and a slot changed after
+    it was written fails its digest: the other slot, one flush older, is read instead, and
+    resuming from it ends where an uninterrupted run ends."""
     scenario_path = ROOT / "scenarios/al2o3_tma_h2o.yaml"
     sets = ("recipe.cycles=4", "substrate.size=[3 nm, 3 nm]")
     Simulation(load_scenario(scenario_path, sets)).run(tmp_path / "whole.h5")
@@ -132,11 +135,50 @@ def test_a_checkpoint_cut_short_leaves_the_previous_one_to_resume_from(tmp_path)
         cycles = {slot: int(f[f"kmc_ald/{slot}/cycle"][()]) for slot in CHECKPOINT_SLOTS}
         assert sorted(cycles.values()) == [3, 4]
         newest = max(cycles, key=cycles.get)
-        f[f"kmc_ald/{newest}/valid"][()] = 0  # as a kill between its two flushes leaves it
-    assert read_run(tmp_path / "cut.h5").checkpoint["cycle"] == 3
-    resumed = Simulation.resume(tmp_path / "cut.h5")
+        if damage == "cut short":
+            f[f"kmc_ald/{newest}/valid"][()] = 0  # as a kill between its two flushes leaves it
+        else:
+            f[f"kmc_ald/{newest}/time"][()] += 1e-9  # as a flipped bit or a hand edit would
+    record = read_run(tmp_path / "cut.h5")
+    assert record.checkpoint["cycle"] == 3
+    assert (record.checkpoint_problem is None) == (damage == "cut short")
+    with caplog.at_level("WARNING", logger="kmc_ald"):
+        resumed = Simulation.resume(tmp_path / "cut.h5")
+    assert ("does not match its digest" in caplog.text) == (damage == "altered")
     resumed.run(tmp_path / "resumed.h5")
     a, b = read_run(tmp_path / "whole.h5"), read_run(tmp_path / "resumed.h5")
     for key in ("occupation", "counter", "time", "events", "cycle"):
         np.testing.assert_array_equal(a.checkpoint[key], b.checkpoint[key])
     np.testing.assert_array_equal(a.coverage, b.coverage)
+
+
+def _snapshot_cycles(path) -> list[int]:
+    return [int(c) for c in read_run(path).snapshots["cycle"]]
+
+
+@pytest.mark.parametrize(("cycles", "then", "stored", "missing"), [
+    (3, "output.snapshots.every=2", [0, 2, 3], ""),
+    (4, "output.snapshots.every=3", [0, 2, 4], "3"),
+])
+def test_resume_with_more_cycles_keeps_the_snapshots_of_an_uninterrupted_run(
+        tmp_path, caplog, cycles, then, stored, missing):
+    """The last cycle always gets a snapshot, so the first run's last (cycle 3) is not one an
+    uninterrupted 6-cycle run every 2 cycles stores: the resumed file drops it. Snapshots the
+    new schedule wants but the first run never stored (cycle 3 of every 3) are named in a
+    warning."""
+    sets = ("substrate.size=[8, 8]", "recipe.phases[0].duration=0.5 s")
+    path = ROOT / "scenarios/langmuir.yaml"
+    Simulation(load_scenario(path, (*sets, "output.snapshots.every=2", f"recipe.cycles={cycles}"))
+               ).run(tmp_path / "part.h5")
+    assert _snapshot_cycles(tmp_path / "part.h5") == stored
+    Simulation(load_scenario(path, (*sets, then, "recipe.cycles=6"))).run(tmp_path / "whole.h5")
+    with caplog.at_level("WARNING", logger="kmc_ald"):
+        Simulation.resume(tmp_path / "part.h5", ("recipe.cycles=6", then)).run(
+            tmp_path / "resumed.h5")
+    whole = _snapshot_cycles(tmp_path / "whole.h5")
+    resumed = _snapshot_cycles(tmp_path / "resumed.h5")
+    assert resumed == [c for c in whole if str(c) != missing]
+    assert ("stored no surface after cycle(s) 3," in caplog.text) == bool(missing)
+    for frame, cycle in enumerate(resumed):
+        np.testing.assert_array_equal(read_run(tmp_path / "resumed.h5").snapshot(frame),
+                                      read_run(tmp_path / "whole.h5").snapshot(whole.index(cycle)))
