@@ -10,6 +10,34 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+
+def _numba_cache_where_writable() -> None:
+    """Point numba's kernel cache at a writable folder when the package's own is not (an
+    install in a read-only image or a shared prefix): numba refuses to define a cached
+    function it has nowhere to cache, so kmc-ald would not even import there."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    if "NUMBA_CACHE_DIR" in os.environ:
+        return
+    cache = Path(__file__).parent / "engine" / "__pycache__"
+    if os.access(cache if cache.exists() else cache.parent, os.W_OK):
+        return
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    for folder in (home / "kmc-ald" / "numba",
+                   Path(tempfile.gettempdir()) / f"kmc-ald-numba-{os.getuid()}"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            os.environ["NUMBA_CACHE_DIR"] = str(folder)
+            return
+
+
+_numba_cache_where_writable()
+
 _LAZY = {
     "load_scenario": "kmc_ald.scenario.load",
     "loads_scenario": "kmc_ald.scenario.load",

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kmc_ald import __version__
-from kmc_ald.errors import KmcAldError
+from kmc_ald.errors import KmcAldError, ScenarioError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Lattice kinetic Monte Carlo of atomic layer deposition.",
@@ -376,7 +376,7 @@ def check(scenario: ScenarioArg, overrides: SetOpt = None) -> None:
         for k, row in enumerate(rows):
             table.add_row(event if k == 0 else "", *row)
     out.print(table)
-    _print_solver_support(model)
+    refusal = _print_solver_support(model)
     if sc.run.solver == "parallel":
         from kmc_ald.model.compile import sweep_schedule
         from kmc_ald.surfaces.coloring import update_classes
@@ -387,19 +387,26 @@ def check(scenario: ScenarioArg, overrides: SetOpt = None) -> None:
                   f">= {classes.separation} hops apart), step_probability "
                   f"{sc.run.step_probability:g}", highlight=False)
         for p, name in enumerate(rates.phase_names):
-            sweeps, tau, r_max = sweep_schedule(rates.rate[p], float(rates.durations[p]), mech,
-                                                lattice.degree, sc.run.step_probability)
+            try:
+                sweeps, tau, r_max = sweep_schedule(rates.rate[p], float(rates.durations[p]),
+                                                    mech, lattice.degree, sc.run.step_probability)
+            except ScenarioError as error:
+                out.print(f"  {name:<12} {_escape(str(error))}", highlight=False)
+                continue
             detail = (f"{sweeps:>13,} sweeps x {tau:.3g} s  (R_max {r_max:.3g} 1/s)"
                       if sweeps else "no sweeps: nothing can happen")
             out.print(f"  {name:<12} {detail}", highlight=False)
         if sc.run.stiffness is not None:
             out.print("  (at the true rates: stiffness control lengthens the step as it slows "
                       "the fast channels down)", highlight=False)
+    if refusal is not None:
+        raise _fail(refusal.error(sc))
 
 
-def _print_solver_support(model) -> None:
+def _print_solver_support(model):
     """Which solver and backend can run the model, and why the others cannot; and where
-    ``kmc-ald run`` would run it, with and without --replicas."""
+    ``kmc-ald run`` would run it, with and without --replicas. Returns why ``run`` would refuse
+    the scenario's own solver, or None."""
     from kmc_ald.engine.backends.base import gpu_unavailable_reason
     from kmc_ald.engine.solvers import exact_unsupported, parallel_unsupported
 
@@ -433,8 +440,13 @@ def _print_solver_support(model) -> None:
                   f"{where} for --replicas N{why} (run.backend = {run.backend})",
                   highlight=False)
     else:
+        limit = parallel_unsupported(model, backend=where, stiffness=run.stiffness is not None,
+                                     step_probability=run.step_probability)
+        if limit is not None:
+            return limit
         out.print(f"kmc-ald run uses the parallel solver on the {where}{why} (run.backend = "
                   f"{run.backend})", highlight=False)
+    return None
 
 
 @app.command()
@@ -692,7 +704,16 @@ def _terminate(signum, frame) -> None:
 def main() -> None:
     import signal
     signal.signal(signal.SIGTERM, _terminate)
-    app()
+    try:
+        app()
+    except OSError as error:
+        # the operating system refused a file (permission, read-only or full file system)
+        # somewhere no OutputError names it: still one line, not a traceback
+        if isinstance(error, KmcAldError) or error.filename is None or _state["traceback"]:
+            raise
+        err.print(f"[bold red]error:[/] {_escape(str(error.filename))}: "
+                  f"{_escape(error.strerror or str(error))}", highlight=False)
+        raise SystemExit(5) from None
 
 
 if __name__ == "__main__":

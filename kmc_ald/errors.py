@@ -5,6 +5,8 @@ The CLI prints ``str(err)`` for any :class:`KmcAldError` without a traceback and
 """
 from __future__ import annotations
 
+import contextlib
+
 
 class KmcAldError(Exception):
     """Base class of every error kmc-ald raises on purpose."""
@@ -38,3 +40,22 @@ class RunFileError(KmcAldError, OSError):
     """A run file is unreadable, incompatible, or would be overwritten."""
 
     exit_code = 5
+
+
+class OutputError(KmcAldError, OSError):
+    """An output (a trajectory, a structure, a report or sweep folder) cannot be written
+    where it was asked for: a missing or read-only folder, no permission, a full disk."""
+
+    exit_code = 5
+
+
+@contextlib.contextmanager
+def writing(path, what: str):
+    """Turn the operating system's refusal to write ``path`` (``what``: e.g. "the report
+    folder") into one OutputError line naming it and the reason."""
+    try:
+        yield
+    except KmcAldError:
+        raise
+    except OSError as err:
+        raise OutputError(f"cannot write {what} {path}: {err.strerror or err}") from None

@@ -27,7 +27,7 @@ import numpy as np
 
 from kmc_ald.analysis.clusters import cluster_labels
 from kmc_ald.analysis.cycles import element_atoms, mean_sem, nucleation_delay
-from kmc_ald.errors import KmcAldError
+from kmc_ald.errors import KmcAldError, writing
 from kmc_ald.io.runfile import RunRecord, read_run
 from kmc_ald.io.structures import ExportError, builder_for_run
 
@@ -78,7 +78,10 @@ def write_report(run_file: str | Path, out_dir: str | Path,
     builder = builder_for_run(run)
     deposit = builder.scenario.deposit
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with writing(out, "the report folder"):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / ".written").touch()
+        (out / ".written").unlink()  # a folder that exists but refuses files fails here, too
     ctx = _Context(run, builder, element_atoms(deposit, run.species),
                    deposit.element if deposit is not None else None,
                    builder.lattice.area / 100.0)
@@ -186,7 +189,9 @@ def _coverage(ctx: _Context, path: Path) -> Path:
 
 
 def _phase_colours(names) -> dict[str, str]:
-    palette = ("#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#fcbba1", "#d9d9d9")
+    """Greys of distinct lightness, so that no phase shade takes the hue of a species line
+    (matplotlib's default cycle: blue, orange, green, ...)."""
+    palette = ("#d0d0d0", "#f2f2f2", "#a8a8a8", "#e2e2e2", "#bcbcbc", "#8f8f8f")
     unique = list(dict.fromkeys(str(n) for n in names))
     return {n: palette[i % len(palette)] for i, n in enumerate(unique)}
 
@@ -294,7 +299,9 @@ def _size_distribution(ctx: _Context, frames: list[int], path: Path) -> Path:
                yerr=sem if replicas > 1 else None, capsize=2, label=_frame_label(run, frame))
     labels = ([f"{a}-{b - 1}" if b - 1 > a else f"{a}" for a, b in zip(edges[:-1], edges[1:])]
               if log_bins else [str(a) for a in edges[:-1]])
-    ax.set_xticks(x, labels, rotation=45 if len(x) > 12 else 0)
+    crowded = sum(len(label) + 2 for label in labels) > 56  # characters across the axis
+    ax.set_xticks(x, labels, rotation=40 if crowded else 0, ha="right" if crowded else "center",
+                  rotation_mode="anchor")
     ax.set_xlabel(f"cluster size [{what}]")
     ax.set_ylabel("clusters [1/nm²]")
     ax.set_title("cluster size distribution"

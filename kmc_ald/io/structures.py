@@ -40,7 +40,7 @@ import numpy as np
 from kmc_ald.analysis.clusters import cluster_labels
 from kmc_ald.analysis.cycles import element_atoms
 from kmc_ald.engine.recipe import Observer, snapshot_due
-from kmc_ald.errors import KmcAldError, RunFileError
+from kmc_ald.errors import KmcAldError, RunFileError, writing
 from kmc_ald.surfaces.lattice import Lattice
 
 #: Vacuum above the highest atom of an exported structure [Å].
@@ -404,7 +404,8 @@ def export(run_path: str | Path, output: str | Path, frames: str = "last",
     images = [frame_atoms(run, builder, i, replica) for i in indices]
     # POSCAR: one block per element (ASE's sort), as DFT codes and pseudopotential lists expect
     options = {"sort": True} if fmt == "vasp" else {}
-    write(output, images if len(images) > 1 else images[0], format=fmt, **options)
+    with writing(output, "the structure file"):
+        write(output, images if len(images) > 1 else images[0], format=fmt, **options)
     return len(images), fmt
 
 
@@ -418,7 +419,8 @@ class TrajectoryStream:
             raise RunFileError(f"{self.path} exists (output.trajectory); remove it, or pass "
                                "--overwrite to replace it")
         self.builder = StructureBuilder(scenario, lattice, species)
-        self._file = open(self.path, "a" if append else "w")  # noqa: SIM115 - closed by close()
+        with writing(self.path, "the trajectory (output.trajectory)"):
+            self._file = open(self.path, "a" if append else "w")  # noqa: SIM115 - closed by close()
 
     def write(self, occupation: np.ndarray, **info: Any) -> None:
         from ase.io import write

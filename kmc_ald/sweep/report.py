@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 
 from kmc_ald.analysis.cycles import COLUMNS, mean_sem
+from kmc_ald.errors import writing
 from kmc_ald.report import ReportError, new_figure
 from kmc_ald.sweep.results import _axis_column, _sweep_file
 
@@ -29,7 +30,8 @@ def _steady(replicas: np.ndarray, name: str = "growth") -> tuple[float, float]:
 def write_sweep_report(path: str | Path, out_dir: str | Path) -> list[Path]:
     """Write the figures and report.md of a sweep file into ``out_dir``; the files written."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with writing(out, "the sweep report folder"):
+        out.mkdir(parents=True, exist_ok=True)
     with h5py.File(_sweep_file(path), "r") as f:
         axes = json.loads(f.attrs["axes"])
         failed = json.loads(f.attrs["failed"])

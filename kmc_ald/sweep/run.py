@@ -29,6 +29,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from kmc_ald.errors import writing
 from kmc_ald.sweep.spec import Point, Sweep
 
 _log = logging.getLogger("kmc_ald")
@@ -153,8 +154,8 @@ def batches(sweep: Sweep, points: list[Point], max_points: int | None) -> list[l
 
 def _preflight(sweep: Sweep, point: Point, backend: str, distributed: bool) -> None:
     """Refuse at once what would fail every point: a solver limit of the scenario (stiffness
-    control with replicas), or a GPU asked for where this process has none (a Dask worker may
-    have one, so that is left to the workers)."""
+    control with replicas), no deposit section (no per-cycle rows), or a GPU asked for where
+    this process has none (a Dask worker may have one, so that is left to the workers)."""
     from kmc_ald.engine.solvers import exact_unsupported
     from kmc_ald.model.compile import compile_scenario
 
@@ -163,6 +164,13 @@ def _preflight(sweep: Sweep, point: Point, backend: str, distributed: bool) -> N
                               stiffness=scenario.run.stiffness is not None)
     if limit is not None:
         raise limit.error(scenario)
+    if scenario.deposit is None:
+        from kmc_ald.errors import ScenarioError
+        raise ScenarioError(f"{sweep.scenario_name}: a sweep records per-cycle observables "
+                            "(growth, loading, clusters, coverage at each cycle end), which come "
+                            "from the scenario's deposit section, and this scenario has none; "
+                            "add one (as in scenarios/al2o3_tma_h2o.yaml), or run each point "
+                            "with kmc-ald run")
     if backend == "gpu" and not distributed:
         from kmc_ald.engine.backends.base import select_ensemble_backend
         select_ensemble_backend("gpu")  # raises, with the reason, when there is no GPU
@@ -234,8 +242,9 @@ def run_sweep(sweep: Sweep, output: str | Path, *, backend: str = "auto",
     distributed = workers is not None or scheduler is not None
     if pending:
         _preflight(sweep, pending[0], backend, distributed)  # before anything is written
-    points_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(folder / "sweep.yaml", lambda tmp: tmp.write_text(sweep.text))
+    with writing(folder, "the sweep folder"):
+        points_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_write(folder / "sweep.yaml", lambda tmp: tmp.write_text(sweep.text))
     t0 = time.perf_counter()
     spec = sweep.spec
 

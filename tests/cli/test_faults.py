@@ -130,6 +130,114 @@ def test_flipped_bytes_never_give_a_traceback(run_file, tmp_path):
         assert "Traceback" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize(("dataset", "command"), [
+    ("observables/coverage/value", "resume"), ("kmc_ald/phases/events", "resume"),
+    ("kmc_ald/checkpoint/occupation", "resume"), ("kmc_ald/snapshots/occupation", "export"),
+    ("kmc_ald/lattice/positions", "export")])
+def test_a_bit_flip_in_stored_data_fails_its_checksum(run_file, tmp_path, dataset, command):
+    """Flips in the data (not the metadata) used to export without a word, one with a
+    coverage of 1.999: every array now carries a Fletcher-32 checksum."""
+    import h5py
+    with h5py.File(run_file, "r") as f:
+        ds = f[dataset].id
+        chunk = ds.get_chunk_info(ds.get_num_chunks() - 1)  # the last frame is exported
+    data = bytearray(run_file.read_bytes())
+    data[chunk.byte_offset + chunk.size // 2] ^= 0x04
+    damaged = tmp_path / "flipped.h5"
+    damaged.write_bytes(data)
+    result = (invoke("export", damaged, "-o", tmp_path / "x.extxyz") if command == "export"
+              else invoke("resume", damaged, "-o", tmp_path / "more.h5", "--cycles", 2))
+    assert result.exit_code == 5, result.output
+    assert "Fletcher-32 checksum" in result.output and "flipped.h5" in result.output
+
+
+@pytest.mark.parametrize("edit", ["cycle", "occupation"])
+def test_resume_refuses_an_altered_checkpoint_and_export_still_reads_the_file(run_file,
+                                                                              tmp_path, edit):
+    """A checkpoint whose cycle (or surface) was changed used to resume without a word: its
+    digest ties the state to its position among the rows."""
+    import h5py
+    altered = tmp_path / "altered.h5"
+    altered.write_bytes(run_file.read_bytes())
+    with h5py.File(altered, "r+") as f:
+        if edit == "cycle":
+            f["kmc_ald/checkpoint/cycle"][()] = 7
+        else:
+            f["kmc_ald/checkpoint/occupation"][0] ^= 1
+    result = invoke("resume", altered, "-o", tmp_path / "more.h5", "--cycles", 9)
+    assert result.exit_code == 5, result.output
+    assert "does not match its digest" in result.output
+    assert not (tmp_path / "more.h5").exists()
+    assert invoke("export", altered, "-o", tmp_path / "x.extxyz").exit_code == 0
+
+
+def _unprivileged() -> list[str]:
+    """A command prefix under which a read-only folder is read-only: nothing as a user, and
+    setpriv to the user nobody as root (who may write anywhere)."""
+    import os
+    import shutil
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root, and no setpriv to run as an unprivileged user")
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.fixture
+def read_only_folder(run_file):
+    """(a folder everyone may write, its read-only subfolder ro/, a copy of the run file)."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+    base = Path(tempfile.mkdtemp(prefix="kmc-ald-ro-"))
+    base.chmod(0o777)
+    (base / "ro").mkdir()
+    (base / "ro").chmod(0o555)
+    copy = base / "run.h5"
+    shutil.copy(run_file, copy)
+    copy.chmod(0o644)
+    yield base, base / "ro", copy
+    os.chmod(base / "ro", 0o755)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_read_only_folder_is_one_line_for_every_command_that_writes(read_only_folder):
+    """Each output into a folder the user may not write: one line naming it, exit 5, no
+    traceback, nothing written. Run as an unprivileged user, the package's own folder is
+    read-only too, so this also checks that numba's cache moves to a writable place (it
+    refused to import there)."""
+    import os
+    base, ro, run = read_only_folder
+    prefix = _unprivileged()
+    env = {**os.environ, "HOME": str(base)}
+
+    def kmc(*args):
+        return subprocess.run([*prefix, sys.executable, "-m", "kmc_ald.cli", *map(str, args)],
+                              capture_output=True, text=True, timeout=120, cwd=base, env=env)
+    first = kmc("check", "langmuir")
+    if prefix and "Permission denied" in first.stderr and "kmc_ald" not in first.stderr:
+        pytest.skip(f"the unprivileged user cannot start this Python: {first.stderr[-200:]}")
+    assert first.returncode == 0, first.stderr
+    for args, what in [
+            (("run", "langmuir", "-o", ro / "x.h5"), "cannot write"),
+            (("run", "langmuir", "-o", base / "ok.h5", "--set", "output.trajectory=ro/t.xyz"),
+             "cannot write the trajectory"),
+            (("resume", run, "-o", ro / "more.h5", "--cycles", 2), "cannot write"),
+            (("export", run, "-o", ro / "x.extxyz"), "cannot write the structure file"),
+            (("report", run, "-o", ro / "report"), "cannot write the report folder"),
+            (("report", run, "-o", ro), "cannot write the report folder"),
+            (("sweep", "run", "--scenario", "al2o3_tma_h2o", "--vary", "recipe.cycles=1,2",
+              "-o", ro / "sweep"), "cannot write the sweep folder")]:
+        result = kmc(*args)
+        assert result.returncode == 5, (args, result.stderr)
+        assert what in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
+        assert "Permission denied" in result.stderr
+    assert sorted(p.name for p in ro.iterdir()) == []
+    assert not (base / "ok.h5").exists()  # the trajectory is opened before the run file
+
+
 def test_a_second_run_onto_a_file_being_written_is_refused_and_the_file_kept(run_file):
     from kmc_ald.io.runfile import read_run, writer_lock
 

@@ -221,6 +221,10 @@ def test_what_would_fail_every_point_is_refused_before_any_runs(tmp_path):
                    "-o", tmp_path / "stiff")
     assert stiff.exit_code == 2 and "stiffness control runs one surface at a time" in stiff.output
     assert not (tmp_path / "stiff").exists()
+    bare = invoke("sweep", "run", "--scenario", "langmuir", "--vary",
+                  "events[0].rate.A=1 1/s,2 1/s", "-o", tmp_path / "bare")
+    assert bare.exit_code == 2 and "deposit section" in bare.output
+    assert not (tmp_path / "bare").exists()
     from kmc_ald.engine.backends.base import gpu_unavailable_reason
     if gpu_unavailable_reason() is not None:
         gpu = invoke("sweep", "run", "--scenario", "al2o3_tma_h2o", "--vary",
