@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench bench-table lint clean
+.PHONY: install demo test bench fuzz bench-table lint clean
 
 install: $(STAMP)
 
@@ -39,6 +39,9 @@ bench: $(TEST_STAMP)  ## benchmarks -> bench/results/ (JSON, PNG) and the README
 	$(BIN)/python -m bench.cases.pt_n_graphene --out bench/results
 	$(BIN)/python -m bench.cases.ensemble_throughput --backend cpu --out bench/results
 	$(BIN)/python -m bench.cases.sweep_throughput --out bench/results
+
+fuzz: $(TEST_STAMP)  ## the scenario fuzzers with 20x the suite's examples (about 10 minutes)
+	KMC_ALD_FUZZ_EXAMPLES=3000 $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_fuzz.py
 
 bench-table: $(TEST_STAMP)
 	$(BIN)/python -m bench.table

@@ -50,9 +50,13 @@ def _accepts_or_refuses(text: str, name: str) -> None:
     except KmcAldError:
         return
     try:
-        compile_scenario(scenario)
+        model = compile_scenario(scenario)
     except KmcAldError:
-        pass
+        return
+    # what check and run ask next: which solver can run it (sweep counts, thresholds)
+    from kmc_ald.engine.solvers import exact_unsupported, parallel_unsupported
+    exact_unsupported(model, replicas=2)
+    parallel_unsupported(model, step_probability=scenario.run.step_probability)
 
 
 @FUZZ
