@@ -283,6 +283,7 @@ def _print_summary(sim, summary, path: Path) -> None:
         out.print(f"stiffness scaling at the end: {scaled}", highlight=False)
     kinetics = (f"{sim.seed}" if sim.replicas == 1
                 else f"{sim.seed}..{sim.seed + sim.replicas - 1} (replica r: seed + r)")
+    _print_doses(sim.scenario.recipe)
     out.print(f"simulated time  {state.time:.6g} s over {state.cycle} cycle(s)\n"
               f"events          {summary.events:,} in {summary.wall_time:.2f} s wall "
               f"({summary.events_per_second:,.0f} events/s; the kernels loaded in "
@@ -293,42 +294,50 @@ def _print_summary(sim, summary, path: Path) -> None:
 
 
 #: The per-cycle columns the run summary shows, with their headers.
-_CYCLE_COLUMNS = (("deposited", "{el}/nm²", "{:.3g}"), ("growth_thickness", "Å/cyc", "{:.2g}"),
-                  ("loading", "wt%", "{:.3g}"), ("clusters", "cl/nm²", "{:.3g}"),
-                  ("mean_cluster_size", "atoms/cl", "{:.3g}"), ("mean_diameter", "d nm", "{:.2g}"),
-                  ("single_atom_fraction", "single", "{:.2f}"),
-                  ("anchoring_occupied", "anchors", "{:.2f}"))
+#: The per-cycle summary table: (column, header, format); the particle columns are left out for a
+#: film whose atoms leave the surface species (nothing there to count).
+_GROWTH_COLUMNS = (("deposited", "{el}/nm²", "{:.3g}"), ("growth_thickness", "Å/cyc", "{:.2g}"),
+                   ("growth_mass", "ng/cm²/cyc", "{:.3g}"), ("thickness", "nm", "{:.2g}"))
+_PARTICLE_COLUMNS = (("covered_fraction", "covered", "{:.2f}"), ("loading", "wt%", "{:.3g}"),
+                     ("clusters", "cl/nm²", "{:.3g}"), ("mean_cluster_size", "atoms/cl", "{:.3g}"),
+                     ("mean_diameter", "d nm", "{:.2g}"),
+                     ("single_atom_fraction", "single", "{:.2f}"),
+                     ("anchoring_occupied", "anchors", "{:.2f}"))
+
+
+def _print_doses(recipe) -> None:
+    """Each pulse's exposure in the units ALD papers use."""
+    from kmc_ald.analysis.growth import pulse_doses
+    for k, dose in enumerate(pulse_doses(recipe)):
+        out.print(f"{'doses' if k == 0 else '':<10}{dose}", highlight=False)
 
 
 def _print_cycles(sim, cycles: dict) -> None:
-    """The per-cycle statistics at up to 10 cycles (replica means when there are replicas)."""
-    from kmc_ald.analysis.cycles import mean_sem, nucleation_delay
+    """The per-cycle statistics at up to 10 cycles (replica means when there are replicas),
+    and the growth as ALD papers report it (kmc_ald.analysis.growth)."""
+    from kmc_ald.analysis.cycles import mean_sem
+    from kmc_ald.analysis.growth import summarize_growth
 
     element = sim.scenario.deposit.element
+    growth = summarize_growth(cycles, element)
+    columns = _GROWTH_COLUMNS + (() if growth.buried else _PARTICLE_COLUMNS)
     n = len(cycles["cycle"])
     shown = sorted(set(np.linspace(0, n - 1, min(n, 10)).round().astype(int)))
     replicas = int(np.size(cycles["deposited"][0]))
     table = Table(title="per cycle" + (f", mean of {replicas} replicas (the first column "
                                        "± standard error)" if replicas > 1 else ""))
     table.add_column("cycle", justify="right")
-    for c, (_, header, _) in enumerate(_CYCLE_COLUMNS):
+    for c, (_, header, _) in enumerate(columns):
         table.add_column(header.format(el=element), justify="right", no_wrap=c == 0)
     for k in shown:
-        values = [fmt.format(float(np.mean(cycles[name][k]))) for name, _, fmt in _CYCLE_COLUMNS]
+        values = [fmt.format(float(np.mean(cycles[name][k]))) for name, _, fmt in columns]
         if replicas > 1:
             sem = float(mean_sem(cycles["deposited"][k], axis=0)[1])
             values[0] += f" ± {sem:.2g}"
         table.add_row(str(int(np.max(cycles["cycle"][k]))), *values)
     out.print(table)
-    growth = cycles["growth"].reshape(n, -1).mean(axis=1)
-    delay = nucleation_delay(growth)
-    steady = growth[-max(1, round(0.25 * n)):].mean()
-    if np.isfinite(delay):
-        out.print(f"nucleation delay {delay:.3g} cycles (growth reaches half its steady value "
-                  f"of {steady:.3g} {element}/nm²/cycle)", highlight=False)
-    else:
-        out.print(f"nucleation delay undefined: no net {element} growth over the last quarter "
-                  "of the run", highlight=False)
+    for line in growth.lines():
+        out.print(line, highlight=False)
 
 
 @app.command()
@@ -351,6 +360,7 @@ def check(scenario: ScenarioArg, overrides: SetOpt = None) -> None:
     out.print(f"recipe    {sc.recipe.cycles} cycle(s) of "
               + " / ".join(f"{n} {d:g} s" for n, d in zip(rates.phase_names, rates.durations)),
               highlight=False)
+    _print_doses(sc.recipe)
     out.print("rate per channel [1/s], at the fewest bonded neighbours it needs (site types "
               "where an event can never happen, or its reactant never sits, are left out):")
     table = Table()

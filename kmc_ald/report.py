@@ -228,11 +228,31 @@ def _has_clusters(ctx: _Context) -> bool:
 
 
 def _loading_growth(ctx: _Context, path: Path) -> Path:
+    from kmc_ald.analysis.growth import steady_line, summarize_growth
+
     el = ctx.element
     fig = new_figure(9.0, 3.6)
     left, right = fig.subplots(1, 2)
-    _plot_cycles(left, ctx, "loading", f"{el} loading [wt%]", "C0")
-    left.set_title("loading")
+    if summarize_growth(ctx.run.cycles, el).buried:
+        # a film: the deposit against cycles, with the steady line and its x-intercept
+        _plot_cycles(left, ctx, "deposited", f"deposited [{el}/nm²]", "C0")
+        cycle, deposited, _ = _per_cycle(ctx, "deposited")
+        slope, start = steady_line(deposited)
+        if np.isfinite(start):
+            x = np.array([min(start, cycle[0]), cycle[-1]])
+            left.plot(x, slope * (x - start), "k--", lw=0.8,
+                      label=f"steady line, x-intercept {start:.2g} cycles")
+            left.legend(fontsize="small")
+        _, thickness, _ = _per_cycle(ctx, "thickness")
+        if deposited[-1] > 0:
+            per_atom = thickness[-1] / deposited[-1]
+            left.secondary_yaxis("right", functions=(lambda d: d * per_atom,
+                                                     lambda t: t / per_atom)
+                                 ).set_ylabel("film thickness [nm]")
+        left.set_title("film growth")
+    else:
+        _plot_cycles(left, ctx, "loading", f"{el} loading [wt%]", "C0")
+        left.set_title("loading")
     _plot_cycles(right, ctx, "growth", f"growth [{el}/nm²/cycle]", "C1")
     cycle, growth, _ = _per_cycle(ctx, "growth")
     cycle_, thick, _ = _per_cycle(ctx, "growth_thickness")
@@ -410,9 +430,13 @@ def _markdown(ctx: _Context, figures: list[Path], path: Path) -> Path:
     if run.cycles:
         units = run.cycles_units
         lines += ["## Last cycle", "", "| quantity | value | unit |", "|---|---|---|"]
-        for name in ("cycle", "deposited", "growth", "growth_thickness", "loading", "clusters",
-                     "mean_cluster_size", "largest_cluster", "single_atom_fraction",
-                     "anchoring_occupied"):
+        from kmc_ald.analysis.growth import pulse_doses, summarize_growth
+        summary = summarize_growth(run.cycles, ctx.element)
+        particles = () if summary.buried else (
+            "covered_fraction", "loading", "clusters", "mean_cluster_size", "largest_cluster",
+            "single_atom_fraction", "anchoring_occupied")
+        for name in ("cycle", "deposited", "growth", "growth_thickness", "growth_mass",
+                     "thickness", *particles):
             if name in run.cycles:
                 values = np.asarray(run.cycles[name][-1], dtype=float)
                 text = (f"{values.mean():.4g}" if values.ndim == 0 or values.size == 1
@@ -420,10 +444,12 @@ def _markdown(ctx: _Context, figures: list[Path], path: Path) -> Path:
                 lines.append(f"| {name} | {text} | {units.get(name, '')} |")
         _, growth, _ = _per_cycle(ctx, "growth")
         delay = nucleation_delay(growth)
-        lines += ["", (f"Nucleation delay: {delay:.3g} cycles (until growth per cycle first "
-                       "reaches half its steady value)." if np.isfinite(delay) else
-                       "Nucleation delay: undefined (no net growth over the last quarter of the "
-                       "run)."), ""]
+        lines += ["", "## Growth", "", *(f"- {line}" for line in summary.lines()),
+                  (f"- half-growth delay: {delay:.3g} cycles (until growth per cycle first "
+                   "reaches half its steady value)" if np.isfinite(delay) else
+                   "- half-growth delay: undefined (no net growth over the last quarter of the "
+                   "run)"),
+                  *(f"- dose: {dose}" for dose in pulse_doses(scenario.recipe)), ""]
     lines += ["## Figures", ""]
     if run.cycles and not _has_clusters(ctx):
         lines += [f"No cluster of {ctx.element} in any cycle (a closed film, or nothing "

@@ -5,7 +5,11 @@ follow the usual experimental observables, so numbers compare directly with pape
 
 * ``deposited``: atoms of the deposited element taken from the gas phase (consumed minus
   released, by the gases' formulas) per nm², summed over cycles; ``growth`` is this cycle's
-  share, and ``growth_thickness`` the same as a film thickness from the bulk density;
+  share, ``growth_thickness`` and ``growth_mass`` the same as a film thickness from the bulk
+  density and as the film's mass per area (``film`` formula units per deposited atom: what a
+  quartz crystal microbalance weighs), and ``thickness`` the whole deposit so far;
+* ``covered_fraction``: surface sites (the bottom layer) holding the element / surface sites;
+  a closed film covers them all;
 * ``loading``: weight % of deposited element over element + support; the support's mass is that
   of the modelled substrate atoms, or 1 / ``specific_area`` per unit area for a powder or flake;
 * ``metal_atoms``: atoms of the element held by surface species (``deposit.composition``), per
@@ -54,6 +58,9 @@ COLUMNS: dict[str, Column] = {
     "deposited": Column("1/nm^2", "atoms of the element taken from the gas so far"),
     "growth": Column("1/nm^2", "atoms of the element deposited in this cycle"),
     "growth_thickness": Column("Å", "growth of this cycle as bulk film thickness"),
+    "growth_mass": Column("ng/cm^2", "growth of this cycle as film mass (what a QCM weighs)"),
+    "thickness": Column("nm", "everything deposited so far as bulk film thickness"),
+    "covered_fraction": Column("1", "surface sites under the deposit / surface sites"),
     "loading": Column("wt%", "mass of the deposited element / (element + support)"),
     "metal_atoms": Column("1/nm^2", "atoms of the element held by surface species"),
     "clusters": Column("1/nm^2", "clusters of sites holding the element"),
@@ -105,11 +112,14 @@ class CycleStatistics:
         per_formula = formula_count(film, element) or 1
         # bulk volume per deposited atom [Å³]: M / (n rho N_A), cm³ -> Å³
         self.atomic_volume = formula_mass(film) / (per_formula * deposit.density * AVOGADRO) * 1e24
+        # film mass per deposited atom per nm² in ng/cm²: M / n / N_A [g] x 1e14 nm²/cm² x 1e9
+        self.mass_per_atom = formula_mass(film) / per_formula / AVOGADRO * 1e23
         if deposit.specific_area is not None:
             self.support_mass = lattice.area * 1e-20 / deposit.specific_area  # [g]
         else:
             self.support_mass = sum(formula_mass(s) for s in lattice.substrate_symbols) / AVOGADRO
         names = lattice.site_type_names
+        self.n_surface = max(1, int(np.count_nonzero(lattice.layer == 0)))
         self.anchoring = np.isin(lattice.site_type,
                                  [names.index(t) for t in deposit.anchoring if t in names])
 
@@ -150,6 +160,9 @@ class CycleStatistics:
             "deposited": np.float64(deposited),
             "growth": np.float64(growth),
             "growth_thickness": np.float64(growth / NM2 * self.atomic_volume),
+            "growth_mass": np.float64(growth * self.mass_per_atom),
+            "thickness": np.float64(deposited / NM2 * self.atomic_volume / 10.0),
+            "covered_fraction": np.float64(np.count_nonzero(base) / self.n_surface),
             "loading": np.float64(100.0 * metal_mass / (metal_mass + self.support_mass)
                                   if metal_mass + self.support_mass > 0 else 0.0),
             "metal_atoms": np.float64(atoms.sum() / area),

@@ -42,6 +42,14 @@ def write_sweep_report(path: str | Path, out_dir: str | Path) -> list[Path]:
         values = [json.loads(f["points"][k].attrs["values"]) for k in keys]
         data = {name: [f["points"][k][f"{name}/replicas"][()] for k in keys]
                 for name in DRAWN if name in f["points"][keys[0]]}
+        first = f["points"][keys[0]]
+        # Å per deposited atom per nm², for a second axis of growth in Å/cycle
+        angstrom = None
+        if "growth_thickness" in first:
+            growth = first["growth/replicas"][()]
+            if np.any(growth != 0):
+                angstrom = float(np.median(first["growth_thickness/replicas"][()][growth != 0]
+                                           / growth[growth != 0]))
     # cluster statistics mean nothing for a closed film: drawn only where clusters exist
     data = {name: series for name, series in data.items()
             if name in ("growth", "deposited") or any(np.any(s) for s in series)}
@@ -53,7 +61,7 @@ def write_sweep_report(path: str | Path, out_dir: str | Path) -> list[Path]:
             continue  # an axis of non-numeric values is drawn per point only
         cols = min(2, len(data))
         rows = -(-len(data) // cols)
-        fig = new_figure(4.3 * cols, 3.4 * rows)
+        fig = new_figure(5.0 * cols, 3.4 * rows)
         panels = fig.subplots(rows, cols, squeeze=False).ravel()
         others = [b for b in range(len(axes)) if b != a]
         groups: dict[tuple, list[int]] = {}
@@ -67,7 +75,15 @@ def write_sweep_report(path: str | Path, out_dir: str | Path) -> list[Path]:
                 ax.errorbar([numbers[p] for p in members], stats[:, 0], yerr=stats[:, 1],
                             marker="o", capsize=3, label=tag)
             ax.set_xlabel(label)
+            if min(numbers) > 0 and max(numbers) > 30 * min(numbers):
+                ax.set_xscale("log")  # a dose or a pulse length over decades
             ax.set_ylabel(f"{name} [{COLUMNS[name].units}]")
+            if name in ("growth", "deposited"):
+                ax.set_ylim(bottom=0)  # a window is judged against zero growth
+            if name == "growth" and angstrom and np.isfinite(angstrom):
+                ax.secondary_yaxis("right", functions=(lambda g: g * angstrom,
+                                                       lambda a: a / angstrom)
+                                   ).set_ylabel("Å/cycle")
             when = (f"per cycle, mean of cycles {n_cycles // 2 + 1}-{n_cycles}"
                     if name == "growth" else f"after cycle {n_cycles}")
             ax.set_title(f"{when}; ± s.e. of {replicas} replicas", fontsize=8)

@@ -35,9 +35,10 @@ from kmc_ald.sweep.spec import Point, Sweep
 _log = logging.getLogger("kmc_ald")
 
 #: Per-cycle statistics tabulated per point (scalars per replica; kmc_ald.analysis.cycles).
-OBSERVABLES = ("time", "deposited", "growth", "growth_thickness", "loading", "metal_atoms",
-               "clusters", "mean_cluster_size", "mean_diameter", "mean_projected_diameter",
-               "largest_cluster", "single_atom_fraction", "anchoring_occupied")
+OBSERVABLES = ("time", "deposited", "growth", "growth_thickness", "growth_mass", "thickness",
+               "covered_fraction", "loading", "metal_atoms", "clusters", "mean_cluster_size",
+               "mean_diameter", "mean_projected_diameter", "largest_cluster",
+               "single_atom_fraction", "anchoring_occupied")
 
 
 def point_key(sweep: Sweep, point: Point) -> str:

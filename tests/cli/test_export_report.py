@@ -68,7 +68,10 @@ def test_report_draws_every_figure(tmp_path, name):
         assert f"]({figure})" in summary
     assert hashlib.sha256(run.read_bytes()).hexdigest() == before
     if has_deposit:
-        assert "Nucleation delay" in summary and "| loading |" in summary
+        assert "nucleation delay" in summary and "growth type" in summary
+        assert "Å = " in summary and "ng/cm² per cycle" in summary and "| thickness |" in summary
+        film = name == "al2o3_tma_h2o"  # its Al leaves the surface species: no loading
+        assert ("| loading |" in summary) != film
 
 
 def test_report_of_chosen_cycles_and_a_missing_one(tmp_path):
