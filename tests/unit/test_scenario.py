@@ -24,9 +24,9 @@ def test_units_are_converted(scenario_text):
     sc = loads_scenario(scenario_text("al2o3_tma_h2o"))
     assert sc.recipe.temperature == pytest.approx(473.15)
     assert sc.recipe.phases[0].gas["TMA"] == pytest.approx(13.3322, rel=1e-5)
-    assert sc.events[1].rate.Ea == {"default": 1.12}
+    assert sc.events[1].rate.Ea == {"default": 0.742}
     assert sc.substrate.size == (100.0, 100.0)  # 10 nm in Å
-    assert sc.substrate.site_types["OH"] == ("density", pytest.approx(0.06))  # 6 /nm^2 in /Å^2
+    assert sc.substrate.site_types["OH"] == ("density", pytest.approx(0.07))  # 7 /nm^2 in /Å^2
 
 
 def _error(text: str) -> str:

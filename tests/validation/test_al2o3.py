@@ -1,17 +1,27 @@
-"""Al2O3 from TMA and water at 200 degC (scenarios/al2o3_tma_h2o.yaml) against experiment.
+"""Al2O3 from TMA and water (scenarios/al2o3_tma_h2o.yaml) against experiment: one parameter set
+from 100 to 300 degC. Each test says whether its target was FITTED (a parameter was chosen to
+meet it) or is HELD OUT (no parameter was fitted to it).
 
 Targets:
 
-* growth per cycle 1.1 A/cycle at 200 degC, i.e. 3.9 Al/nm^2 per cycle for amorphous ALD Al2O3 of
-  3.0 g/cm^3 (2 Al per Al2O3 of 101.96 g/mol: 1.1e-8 cm x 3.0 g/cm^3 / 101.96 g/mol x 2 x
-  6.022e23 / 1e14 nm^2 per cm^2 = 3.90), within 15 %: reported growth rates span 1.0-1.2
-  A/cycle at 150-300 degC (+-9 %), and a film density of 3.5 g/cm^3 instead of 3.0 would add
-  17 %;
-* about half of the CH3 ligands released as CH4 in the TMA half-cycle and the other half in the
-  water half-cycle (in situ QCM/QMS, Langmuir 17, 6506 (2001));
-* first-order Langmuir uptake of TMA on an OH whose neighbourhood blocks nothing, with the time
-  constant t0 = 1 / (s J a_site) of the scenario's sticking coefficient s, the Hertz-Knudsen
-  flux J and the area per lattice site a_site.
+* FITTED: growth per cycle 1.1 A/cycle at 200 degC, i.e. 3.9 Al/nm^2 per cycle for amorphous ALD
+  Al2O3 of 3.0 g/cm^3 (2 Al per Al2O3 of 101.96 g/mol: 1.1e-8 cm x 3.0 g/cm^3 / 101.96 g/mol x 2 x
+  6.022e23 / 1e14 nm^2 per cm^2 = 3.90), within 15 %: reported values span 3.9-4.7 Al/nm^2
+  (Puurunen, Appl. Surf. Sci. 245, 6 (2005): 4.7 +- 0.6; Groner et al., Chem. Mater. 16, 639
+  (2004): 38 ng/cm^2 at 177 degC, at most 4.5 Al/nm^2);
+* FITTED: growth at 300 degC / growth at 200 degC = 3.9 / 4.7 = 0.83 (Puurunen 2005);
+* HELD OUT: growth flat from 100 to 200 degC (Groner: 38-39 ng/cm^2 per cycle at 100-177 degC),
+  falling between 200 and 300 degC at 250 degC (Puurunen: about linearly), steady over 100 cycles
+  at every temperature; the OH density at the start of the TMA pulse against what Puurunen's
+  growth-OH correlation gives (8.2 OH/nm^2 at 200 degC, 6.0 at 300 degC), falling with
+  temperature;
+* HELD OUT: about half of the CH3 ligands released as CH4 in the TMA half-cycle and the other half
+  in the water half-cycle (in situ QCM/QMS, Langmuir 17, 6506 (2001)); no longer forced by the OH
+  bookkeeping, since water dissociation and dehydroxylation make and remove OH too;
+* HELD OUT: first-order Langmuir uptake of TMA on an OH whose neighbourhood blocks nothing, with the
+  time constant t0 = 1 / (s J a_site) of the scenario's sticking coefficient s, the Hertz-Knudsen
+  flux J and the area per lattice site a_site; growth saturating against the TMA and the water
+  dose.
 
 Growth per cycle is the TMA consumed per nm^2 per cycle: every TMA that reacts leaves its Al in
 the film. Statistical tolerances are 4 standard errors of the mean over independent replicas
@@ -87,7 +97,8 @@ def cycles():
 
 
 def test_growth_per_cycle_matches_experiment(cycles):
-    """Steady-state growth per cycle within 15 % of 3.9 Al/nm^2 per cycle, and steady.
+    """FITTED (the steric gate of TMA and the crowding gate of water dissociation): steady-state
+    growth per cycle within 15 % of 3.9 Al/nm^2 per cycle, and steady.
 
     Each replica's growth is its mean TMA uptake per nm^2 over cycles 4-20 (the first three
     approach the steady OH density); compared: the mean over 16 replicas with 3.9 +- 15 %. The
@@ -117,10 +128,11 @@ def test_methyls_leave_half_in_each_half_cycle(cycles):
     Each replica's fraction pools cycles 4-20; the SEM over 16 replicas is below 0.01, so the
     tolerance, not noise, decides.
 
-    Why the model gives 1/2: each ligand exchange consumes one OH and releases one CH4, each
-    hydrolysis makes one OH and releases one CH4, and no other event touches OH; a steady OH
-    density therefore needs as many CH4 in the TMA half-cycle as in the water half-cycle, up to
-    the few second exchanges that water-made OH trigger during the water pulse.
+    HELD OUT. The split is not forced: water dissociation and dehydroxylation make and remove
+    OH besides the exchanges (each exchange consumes one OH and releases one CH4, each hydrolysis
+    makes one OH and releases one CH4), so a steady OH density no longer needs as many CH4 in
+    one half-cycle as in the other. The model gives 0.58: the fast second exchange releases a
+    second CH4 in the TMA half-cycle for most TMA.
     """
     split = [t[SKIP:].sum() / (t[SKIP:].sum() + w[SKIP:].sum()) for *_, t, w in cycles]
     mean, sem = _mean_sem(split)
@@ -135,7 +147,8 @@ def test_every_al_and_methyl_is_accounted_for(cycles):
       event that turns the last Al-bearing species into OH) = TMA consumed; in the first TMA
       half-cycle, before any water, Al on the surface = TMA consumed;
     * CH3: methyls on the surface (2 AlMe2 + AlMe) + CH4 released = 3 x TMA consumed;
-    * OH: OH sites = initial OH - ligand exchanges + hydrolyses;
+    * OH: OH sites = initial OH - ligand exchanges + hydrolyses + 2 x (water dissociations -
+      dehydroxylations);
     * every water pulse leaves no methyl behind (all CH3 released by the cycle's end);
     * coverages lie in [0, 1] and sum to 1.
     """
@@ -160,8 +173,10 @@ def test_every_al_and_methyl_is_accounted_for(cycles):
             methyl = sum(n * c[idx[s]] for s, n in CH3.items())
             buried = int(done[names.index("hydrolysis_AlMe")])
             exchanged = int(done[names.index("tma_ligand_exchange")]
-                            + done[names.index("second_ligand_exchange")])
-            made = int(done[names.index("hydrolysis_AlMe2")] + buried)
+                            + done[names.index("second_ligand_exchange")]
+                            + 2 * done[names.index("dehydroxylation")])
+            made = int(done[names.index("hydrolysis_AlMe2")] + buried
+                       + 2 * done[names.index("water_dissociation")])
             assert al + buried == tma, (row, al, buried, tma)
             if row < 2:
                 assert al == tma and buried == 0
@@ -225,7 +240,7 @@ def test_tma_uptake_on_an_unhindered_oh_follows_langmuir_with_t0():
     next to it during the pulse (Al lands only on OH), so neither the steric gate nor the second
     exchange can take it, and it reacts at exactly k = s J a_site (first-order Langmuir, the
     machball / aldsim law). Calibration chemistry and OH density, on a 40 nm x 40 nm surface
-    (about 310 such OH per replica), 16 replicas, sampled at t = 0.25, 0.5, 1, 2, 4 t0 during one
+    (about 200 such OH per replica), 16 replicas, sampled at t = 0.25, 0.5, 1, 2, 4 t0 during one
     pulse: each mean within 4 SEM of 1 - exp(-t/t0) (SEM 0.002-0.008). Then t0 itself: each
     replica's weighted least-squares estimate of 1/t0 from -ln(1 - f) = t/t0 (through the origin,
     binomial weights (1 - f)/f at the expected f); the mean within 4 SEM of the hand value, and
@@ -276,3 +291,98 @@ def test_tma_uptake_saturates_within_the_pulse():
     diff, sem = _mean_sem(long - uptake["0.03 s"])
     assert diff > 4 * sem, (diff, sem)
     assert 3.0 < long.mean() < 4.5
+
+
+WINDOW = (100, 150, 200, 250, 300)  # degC
+WINDOW_CYCLES, WINDOW_SKIP, WINDOW_REPLICAS = 100, 20, 6
+
+
+@pytest.fixture(scope="module")
+def window():
+    """Per temperature: each replica's mean growth per cycle over cycles 21-100 [Al/nm^2], its
+    least-squares slope [Al/nm^2 per cycle], and its mean OH density at the start of the TMA
+    pulses [1/nm^2] (the end of the last purge), on 6 nm x 6 nm, 6 replicas."""
+    out = {}
+    for temperature in WINDOW:
+        scenario = load_scenario(PATH, (f"recipe.temperature={temperature} degC",
+                                        f"recipe.cycles={WINDOW_CYCLES}",
+                                        "substrate.size=[6 nm, 6 nm]"))
+        gpc, slope, oh = [], [], []
+        for seed in range(WINDOW_REPLICAS):
+            sim = Simulation(scenario, seed=100 + seed)
+            summary = sim.run()
+            m, nm2 = sim.mechanism, sim.lattice.area / 100.0
+            events = np.array([row[4] for row in summary.phase_rows])
+            events = events.reshape(WINDOW_CYCLES, len(scenario.recipe.phases), m.n_events)
+            tma = (events @ m.gas_in[:, m.gases.index("TMA")]).sum(axis=1)[WINDOW_SKIP:] / nm2
+            gpc.append(tma.mean())
+            slope.append(np.polyfit(np.arange(len(tma)), tma, 1)[0])
+            end = np.asarray(summary.cycles["coverage_end_of_phase"])[WINDOW_SKIP:, -1]
+            oh.append(end[:, m.species.index("OH")].mean() * sim.lattice.n_surface_sites / nm2)
+        out[temperature] = (np.array(gpc), np.array(slope), np.array(oh))
+    return out
+
+
+def test_the_ald_window_is_flat_then_falls_as_the_surface_loses_oh(window):
+    """Growth per cycle against temperature with one parameter set.
+
+    * HELD OUT: 100 and 150 degC within 5 % of 200 degC (Groner 2004: 39, 39 and 38 ng/cm^2 per
+      cycle at 100, 125 and 177 degC, a flat window on the low side);
+    * FITTED (the dehydroxylation barrier and its OH-neighbour term): 300 degC / 200 degC = 0.83
+      +- 0.05 (Puurunen 2005: 3.9 / 4.7);
+    * HELD OUT: 250 degC lies strictly between, 0.86-0.98 of 200 degC (Puurunen: an about linear
+      fall, 0.915; flat to 250 degC, as a single dehydroxylation barrier gives, would fail);
+    * HELD OUT: steady over cycles 21-100 at every temperature: the mean slope within 4 SEM of
+      zero, or below 0.1 % of the growth per cycle (the SEM of a slope over 80 cycles is small).
+    """
+    mean = {t: _mean_sem(window[t][0]) for t in WINDOW}
+    ref = mean[200][0]
+    for t in (100, 150):
+        assert abs(mean[t][0] / ref - 1) < 0.05, (t, mean[t], ref)
+    assert abs(mean[300][0] / ref - 0.83) < 0.05, (mean[300], ref)
+    assert 0.86 < mean[250][0] / ref < 0.98, (mean[250], ref)
+    for t in WINDOW:
+        assert 4 * mean[t][1] < 0.01 * mean[t][0], (t, mean[t])  # resolved to 1 %
+        slope, sem = _mean_sem(window[t][1])
+        assert abs(slope) < max(4 * sem, 1e-3 * mean[t][0]), (t, slope, sem)
+
+
+def test_the_oh_density_follows_temperature(window):
+    """HELD OUT: the OH density the model's surface thermodynamics leaves at the start of each
+    TMA pulse, against the values Puurunen's correlation of growth with OH density gives at 200
+    and 300 degC (growth = 1.68 + 0.37 c(OH) Al/nm^2, with 4.7 and 3.9 Al/nm^2: 8.2 and 6.0
+    OH/nm^2), within 1.6 OH/nm^2 (the +- 0.6 Al/nm^2 of those growth values); and falling with
+    temperature from 150 degC on by more than 4 SEM at each step.
+    """
+    oh = {t: _mean_sem(window[t][2]) for t in WINDOW}
+    assert abs(oh[200][0] - 8.2) < 1.6, oh[200]
+    assert abs(oh[300][0] - 6.0) < 1.6, oh[300]
+    for low, high in zip(WINDOW[1:], WINDOW[2:]):
+        drop = oh[low][0] - oh[high][0]
+        assert drop > 4 * math.hypot(oh[low][1], oh[high][1]), (low, high, oh[low], oh[high])
+
+
+@pytest.mark.parametrize(("phase", "short", "recipe"), [(0, "0.005 s", "0.1 s"),
+                                                        (2, "0.002 s", "0.1 s")])
+def test_growth_saturates_against_the_tma_and_the_water_dose(phase, short, recipe):
+    """HELD OUT (no dose was fitted): steady growth per cycle at 200 degC against the length of
+    the TMA pulse (phase 0) or the water pulse (phase 2) at 0.1 Torr. Three times the recipe's
+    dose adds less than 2 %; a short dose (t0 / 3 for TMA, the time for one water molecule per
+    40 sites) gives less than 60 % of it; the curve rises in between. 4 replicas, 6 nm x 6 nm,
+    30 cycles, cycles 11-30."""
+    values = []
+    for duration in (short, "0.02 s", recipe, "0.3 s"):
+        scenario = load_scenario(PATH, (f"recipe.phases[{phase}].duration={duration}",
+                                        "recipe.cycles=30", "substrate.size=[6 nm, 6 nm]"))
+        gpc = []
+        for seed in range(4):
+            sim = Simulation(scenario, seed=200 + seed)
+            summary = sim.run()
+            m, nm2 = sim.mechanism, sim.lattice.area / 100.0
+            events = np.array([row[4] for row in summary.phase_rows]).reshape(30, 4, m.n_events)
+            gpc.append((events @ m.gas_in[:, m.gases.index("TMA")]).sum(axis=1)[10:].mean() / nm2)
+        values.append(np.mean(gpc))
+    low, middle, saturated, long = values
+    assert abs(long / saturated - 1) < 0.02, values
+    assert low < 0.6 * saturated, values
+    assert low < middle < saturated * 1.01, values
