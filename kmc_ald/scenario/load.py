@@ -3,6 +3,13 @@
 YAML 1.2 (ruamel.yaml) reads ``1e-3`` as a number and ``NO`` as a string, where YAML 1.1 loaders
 do not. Every problem is reported at once, each with the file, the line, the dotted field path,
 the value given and what is allowed, followed by the lines of the file around it.
+
+Mechanism fragments. ``include: [FILE, ...]`` (paths relative to the scenario's folder) adds the
+``species``, ``gases`` and ``events`` of each fragment file to the scenario's own: a chemistry
+shared by several substrates is written once, and each scenario adds only the steps where its
+substrate differs. A problem inside a fragment names the fragment's file and line. The scenario
+that runs, and that a run file stores, is the expanded one (:func:`expand_includes`), so that a
+run file or a sweep worker never needs the fragment files.
 """
 from __future__ import annotations
 
@@ -43,14 +50,43 @@ class Problem:
 
 @dataclass
 class ScenarioSource:
-    """The text a scenario came from, to point error messages at lines of it."""
+    """The text a scenario came from, to point error messages at lines of it.
+
+    ``origins`` maps the id of a node merged in from a fragment file to that file's source, so
+    that a location inside it is reported in the fragment."""
 
     name: str
     text: str
     data: Any
+    origins: dict[int, ScenarioSource] | None = None
+
+    def locate(self, loc: Loc) -> tuple[ScenarioSource, int | None]:
+        """The file (this one, or a fragment) and 1-based line of the deepest node of ``loc``
+        (only with ``origins``; :meth:`line_of` otherwise)."""
+        node, here, line = self.data, self, None
+        for part in loc:
+            if isinstance(node, CommentedMap) and part in node:
+                child, where = node[part], (node.lc.key, part)
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+                child, where = node[part], (node.lc.item, part)
+            else:
+                break
+            if id(child) in self.origins:  # from here on, the fragment's lines
+                here, line = self.origins[id(child)], child.lc.line + 1
+            else:
+                try:
+                    line = where[0](where[1])[0] + 1
+                except KeyError:  # a key added by --set or a merge has no line: its parent's
+                    break
+            node = child
+        if line is None and isinstance(self.data, CommentedMap):
+            line = 1
+        return here, line
 
     def line_of(self, loc: Loc) -> int | None:
         """1-based line of the deepest node of ``loc`` that exists in the file."""
+        if self.origins:
+            return self.locate(loc)[1]
         node, line = self.data, None
         for part in loc:
             try:
@@ -75,14 +111,17 @@ class ScenarioSource:
                          for i in range(lo, hi + 1))
 
     def format(self, problem: Problem, with_context: bool = True) -> str:
-        line = self.line_of(problem.loc)
-        where = f"{self.name}, line {line}" if line else self.name
+        source, line = self.locate(problem.loc) if self.origins else (self,
+                                                                      self.line_of(problem.loc))
+        where = f"{source.name}, line {line}" if line else source.name
+        if source is not self:
+            where += f" (included by {self.name})"
         path = dotted(problem.loc) or "(top level)"
         shown = (f" = {problem.value!r}" if isinstance(problem.value, (str, int, float))
                  and not isinstance(problem.value, bool) else "")
         text = f"{where}: {path}{shown}\n    {problem.message}"
         if with_context and line:
-            text += "\n" + self.context(line)
+            text += "\n" + source.context(line)
         return text
 
     def error(self, problems: list[Problem]) -> ScenarioError:
@@ -226,15 +265,114 @@ def apply_override(data: Any, assignment: str) -> None:
             node = node[part]
 
 
-def loads_scenario(text: str, name: str = "<scenario>", overrides: tuple[str, ...] = ()
-                   ) -> Scenario:
-    """Validate scenario text; raises ScenarioError listing every problem found."""
+#: What a fragment file (``include:``) may hold.
+FRAGMENT_KEYS = ("description", "species", "gases", "events")
+
+
+def _merge_fragment(data: CommentedMap, fragment: Any, source: ScenarioSource,
+                    origins: dict[int, ScenarioSource], problems: list[Problem],
+                    at: Loc) -> None:
+    """Add a fragment's species, gases and events to the scenario data, in place."""
+    if not isinstance(fragment, dict):
+        problems.append(Problem(at, None, f"{source.name}: a fragment is a YAML mapping with "
+                                f"keys {', '.join(FRAGMENT_KEYS)}"))
+        return
+    for key in fragment:
+        if key not in FRAGMENT_KEYS:
+            line = fragment.lc.key(key)[0] + 1
+            problems.append(Problem(at, None, f"{source.name}, line {line}: unknown key "
+                                    f"{key!r} in a fragment (allowed: "
+                                    f"{', '.join(FRAGMENT_KEYS)})"))
+    species = data.setdefault("species", CommentedSeq()) if fragment.get("species") else None
+    if isinstance(species, list):
+        for name in fragment.get("species") or []:
+            if name not in species:
+                species.append(name)
+    gases = data.setdefault("gases", CommentedMap()) if fragment.get("gases") else None
+    if isinstance(gases, dict):
+        for name, gas in (fragment.get("gases") or {}).items():
+            if name in gases and gases[name] != gas:
+                problems.append(Problem(("gases", name), None, f"gas {name!r} is defined here "
+                                        f"and differently in {source.name}"))
+            gases.setdefault(name, gas)
+    events = data.setdefault("events", CommentedSeq()) if fragment.get("events") else None
+    if isinstance(events, list):
+        known = {e.get("name"): k for k, e in enumerate(events) if isinstance(e, dict)}
+        for event in fragment.get("events") or []:
+            name = event.get("name") if isinstance(event, dict) else None
+            if name is not None and name in known:
+                problems.append(Problem(("events", known[name], "name"), name,
+                                        f"event {name!r} is also defined in {source.name}, "
+                                        f"line {event.lc.line + 1}: a fragment's step is "
+                                        "defined once; give a substrate's own step its own name"))
+                continue
+            if isinstance(event, CommentedMap):
+                origins[id(event)] = source
+            known[name] = len(events)
+            events.append(event)
+
+
+def expand_includes(data: Any, source: ScenarioSource, base: Path | None) -> bool:
+    """Merge the fragments ``data["include"]`` names into ``data`` (in place; paths relative to
+    ``base``, the scenario's folder, or the working directory), recording in
+    ``source.origins`` where each merged event came from. True if there were any.
+
+    Raises:
+        ScenarioError: a fragment that is missing, unreadable or not a fragment, or a step
+            defined twice; each named with its file and line.
+    """
+    if not isinstance(data, dict) or "include" not in data:
+        return False
+    files = data["include"]
+    problems: list[Problem] = []
+    if isinstance(files, str):
+        files = [files]
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise source.error([Problem(("include",), None, "include is a list of fragment files, "
+                                    "e.g. [fragments/pt_mecpptme3_o2.yaml]")])
+    source.origins = source.origins or {}
+    folder = base if base is not None else Path.cwd()
+    for k, file in enumerate(files):
+        path = Path(file) if Path(file).is_absolute() else folder / file
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            reason = "no such file" if isinstance(err, FileNotFoundError) else str(err)
+            problems.append(Problem(("include", k), file, f"cannot read the fragment {path}: "
+                                    f"{reason}"))
+            continue
+        fragment = copy.deepcopy(_parsed(text, str(path)))
+        _merge_fragment(data, fragment, ScenarioSource(str(path), text, fragment),
+                        source.origins, problems, ("include", k))
+    if problems:
+        raise source.error(problems)
+    del data["include"]
+    return True
+
+
+def expanded_text(data: Any) -> str:
+    """The scenario data as YAML text (comments kept): what a scenario with includes runs as."""
+    stream = io.StringIO()
+    writer = YAML(typ="rt")
+    writer.width = 4096  # no re-wrapping of long lines
+    writer.dump(data, stream)
+    return stream.getvalue()
+
+
+def loads_scenario(text: str, name: str = "<scenario>", overrides: tuple[str, ...] = (),
+                   base: Path | None = None) -> Scenario:
+    """Validate scenario text; raises ScenarioError listing every problem found.
+
+    ``base`` is the folder that ``include:`` paths are relative to (default: the working
+    directory); the scenario's :attr:`~Scenario.text` is then the expanded text."""
     data = copy.deepcopy(_parsed(text, name))  # overrides change it: a copy of the cached tree
     source = ScenarioSource(name, text, data)
     if not isinstance(data, dict):
         raise ScenarioError(f"{name}: a scenario is a YAML mapping with keys description, "
                             "substrate, species, events, recipe (got "
                             f"{type(data).__name__})")
+    if expand_includes(data, source, base):
+        text = expanded_text(data)
     for assignment in overrides:
         apply_override(data, assignment)
     names = [Problem(*p) for p in cross_reference_problems(data)]
@@ -269,4 +407,4 @@ def load_scenario(path: str | Path, overrides: tuple[str, ...] = ()) -> Scenario
                             f"{', '.join(bundled_scenarios())})") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ScenarioError(f"{path}: cannot read the scenario file ({err})") from None
-    return loads_scenario(text, str(path), overrides)
+    return loads_scenario(text, str(path), overrides, base=path.parent)

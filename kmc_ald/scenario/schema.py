@@ -502,7 +502,8 @@ class Scenario(Strict):
 
     @property
     def text(self) -> str:
-        """The scenario file as the user wrote it (stored in the run file)."""
+        """The scenario file as the user wrote it (stored in the run file); with ``include:``
+        fragments, the expanded text (kmc_ald.scenario.load.expand_includes)."""
         return self._text
 
     @property

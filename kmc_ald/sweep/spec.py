@@ -130,17 +130,19 @@ class Sweep:
 
 
 def _scenario_text(ref: str, base: Path) -> tuple[str, str]:
-    """(text, name) of a bundled scenario name or a path relative to the sweep file."""
+    """(text, name) of a bundled scenario name or a path relative to the sweep file; the text
+    has its ``include:`` fragments expanded, so that no worker needs the fragment files."""
     from kmc_ald.resources import bundled_scenarios
 
     path = Path(ref)
     if not path.is_absolute():
         path = base / path
-    if path.is_file():
-        return path.read_text(encoding="utf-8"), str(path)
     bundled = bundled_scenarios()
-    if ref in bundled:
-        return bundled[ref].read_text(encoding="utf-8"), str(bundled[ref])
+    if not path.is_file() and ref in bundled:
+        path = bundled[ref]
+    if path.is_file():  # its text with any fragments expanded: what every worker validates
+        from kmc_ald.scenario.load import load_scenario
+        return load_scenario(path).text, str(path)
     raise ValueError(f"no scenario file {path} and no bundled scenario {ref!r} (bundled: "
                      f"{', '.join(sorted(bundled))})")
 

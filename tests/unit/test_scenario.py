@@ -127,3 +127,81 @@ def test_invalid_yaml_points_at_the_line():
 def test_missing_file_is_a_scenario_error(tmp_path):
     with pytest.raises(ScenarioError, match="no such scenario file"):
         load_scenario(tmp_path / "nope.yaml")
+
+
+# -- mechanism fragments (include:) -------------------------------------------------------------
+
+FRAGMENT = """\
+description: a shared desorption step
+species: [A]
+gases: {X: {formula: Xe}}
+events:
+  - name: desorption
+    equation: "A -> *"
+    rate: {A: 1.0 1/s}
+"""
+INCLUDER = """\
+description: Langmuir whose desorption comes from a fragment
+include: [fragments/desorb.yaml]
+substrate: {lattice: square, size: [8, 8]}
+species: [A]
+events:
+  - name: adsorption
+    equation: "* -> A"
+    rate: {A: 2.0 1/s}
+recipe:
+  temperature: 300 K
+  cycles: 1
+  phases:
+    - {name: exposure, duration: 1 s}
+"""
+
+
+def _write_included(tmp_path, fragment=FRAGMENT, includer=INCLUDER):
+    (tmp_path / "fragments").mkdir(exist_ok=True)
+    (tmp_path / "fragments" / "desorb.yaml").write_text(fragment)
+    path = tmp_path / "lang.yaml"
+    path.write_text(includer)
+    return path
+
+
+def test_an_included_fragment_adds_its_species_gases_and_events(tmp_path):
+    """The merged scenario compiles to the rates of the same scenario written out by hand, and
+    its text (what a run file stores) is self-contained: it loads again with no fragment."""
+    import numpy as np
+
+    from kmc_ald.model.compile import compile_scenario
+    merged = load_scenario(_write_included(tmp_path))
+    assert [e.name for e in merged.events] == ["adsorption", "desorption"]
+    assert list(merged.gases) == ["X"] and merged.species == ["A"]
+    assert "include" not in merged.text and "desorption" in merged.text
+    by_hand = loads_scenario(INCLUDER.replace("include: [fragments/desorb.yaml]\n", "").replace(
+        "    rate: {A: 2.0 1/s}\n", "    rate: {A: 2.0 1/s}\n  - name: desorption\n"
+        "    equation: \"A -> *\"\n    rate: {A: 1.0 1/s}\n"), "by_hand.yaml")
+    alone = loads_scenario(merged.text, "stored.yaml")  # no base folder, no fragment needed
+    for other in (by_hand, alone):
+        assert [e.name for e in other.events] == ["adsorption", "desorption"]
+        np.testing.assert_array_equal(compile_scenario(other).rates.rate,
+                                      compile_scenario(merged).rates.rate)
+
+
+@pytest.mark.parametrize(("fragment", "includer", "expected"), [
+    (FRAGMENT.replace("{A: 1.0 1/s}", "{A: -1.0 1/s}"), INCLUDER,
+     ["desorb.yaml, line 7 (included by", "events[1].rate.A", "frequency >= 0"]),
+    (FRAGMENT, INCLUDER.replace("name: adsorption", "name: desorption"),
+     ["lang.yaml, line 6", "is also defined in", "desorb.yaml, line 5"]),
+    (FRAGMENT, INCLUDER.replace("desorb.yaml]", "nope.yaml]"),
+     ["lang.yaml, line 2", "include[0]", "nope.yaml: no such file"]),
+    (FRAGMENT + "recipe: {cycles: 2}\n", INCLUDER,
+     ["desorb.yaml, line 8: unknown key 'recipe' in a fragment"]),
+    (FRAGMENT.replace("formula: Xe", "formula: Kr"),
+     INCLUDER.replace("events:\n", "gases: {X: {formula: Xe}}\nevents:\n", 1),
+     ["gas 'X' is defined here and differently in"]),
+])
+def test_a_problem_inside_or_between_fragments_names_the_file_and_line(tmp_path, fragment,
+                                                                        includer, expected):
+    from kmc_ald.scenario.load import load_scenario
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(_write_included(tmp_path, fragment, includer))
+    for words in expected:
+        assert words in str(info.value), str(info.value)
