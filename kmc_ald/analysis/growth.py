@@ -25,8 +25,6 @@ LANGMUIR_PA_S = 1e-6 * 101325.0 / 760.0
 #: A change of growth per cycle by more than this fraction of the steady value counts in the
 #: growth type (smaller ones are noise or a gentle drift).
 TYPE_TOLERANCE = 0.1
-GROWTH_TYPES = ("linear", "substrate-enhanced", "substrate-inhibited type 1",
-                "substrate-inhibited type 2", "no growth")
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,8 @@ class ScenarioSource:
     origins: dict[int, ScenarioSource] | None = None
 
     def locate(self, loc: Loc) -> tuple[ScenarioSource, int | None]:
-        """The file (this one, or a fragment) and 1-based line of the deepest node of ``loc``
-        (only with ``origins``; :meth:`line_of` otherwise)."""
+        """The file (this one, or a fragment) and 1-based line of the deepest node of ``loc``."""
+        origins = self.origins or {}
         node, here, line = self.data, self, None
         for part in loc:
             if isinstance(node, CommentedMap) and part in node:
@@ -71,8 +71,8 @@ class ScenarioSource:
                 child, where = node[part], (node.lc.item, part)
             else:
                 break
-            if id(child) in self.origins:  # from here on, the fragment's lines
-                here, line = self.origins[id(child)], child.lc.line + 1
+            if id(child) in origins:  # from here on, the fragment's lines
+                here, line = origins[id(child)], child.lc.line + 1
             else:
                 try:
                     line = where[0](where[1])[0] + 1
@@ -84,25 +84,8 @@ class ScenarioSource:
         return here, line
 
     def line_of(self, loc: Loc) -> int | None:
-        """1-based line of the deepest node of ``loc`` that exists in the file."""
-        if self.origins:
-            return self.locate(loc)[1]
-        node, line = self.data, None
-        for part in loc:
-            try:
-                if isinstance(node, CommentedMap) and part in node:
-                    line = node.lc.key(part)[0] + 1
-                    node = node[part]
-                elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-                    line = node.lc.item(part)[0] + 1
-                    node = node[part]
-                else:
-                    break
-            except KeyError:  # a key added by --set has no line: point at its parent
-                break
-        if line is None and isinstance(self.data, CommentedMap):
-            line = 1
-        return line
+        """1-based line of the deepest node of ``loc`` that exists in its file."""
+        return self.locate(loc)[1]
 
     def context(self, line: int, around: int = 2) -> str:
         lines = self.text.splitlines()
@@ -111,8 +94,7 @@ class ScenarioSource:
                          for i in range(lo, hi + 1))
 
     def format(self, problem: Problem, with_context: bool = True) -> str:
-        source, line = self.locate(problem.loc) if self.origins else (self,
-                                                                      self.line_of(problem.loc))
+        source, line = self.locate(problem.loc)
         where = f"{source.name}, line {line}" if line else source.name
         if source is not self:
             where += f" (included by {self.name})"
