@@ -7,9 +7,10 @@ host. Units: rates in 1/s per channel, energies in eV, temperatures in K, pressu
 Rate laws (per channel; a two-site event has one channel per matching neighbour):
 
 * thermal: ``k = A[t] exp(-(Ea[t] + n E_bond) / kB T)``;
-* gas-phase reactant: ``k = s[t] J(p, T, m) a_site exp(-n E_bond / kB T)``, with the
+* gas-phase reactant: ``k = min(s[t] exp(-n E_bond / kB T), 1) J(p, T, m) a_site``, with the
   Hertz-Knudsen flux ``J = p / sqrt(2 pi m kB T)`` and the area per site ``a_site``; zero in
-  phases where the gas is off;
+  phases where the gas is off. A sticking coefficient is a probability per impact, so a
+  negative bond energy raises it with each bond only up to 1;
 * cluster migration (``cluster_migration``): one pseudo-event per cluster species, whose channel
   at an atom with at least one cluster neighbour is a *candidate* jump of its whole cluster at
   ``R = z k(2) / 2`` (z lattice translations, ``k(s) = A exp(-Ea / kB T) s^-alpha``). The solver
@@ -286,8 +287,10 @@ def compile_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) ->
                 mass = scenario.gases[gas].molecular_mass()
                 flux = hertz_knudsen_flux(p_gas, temperatures[p], mass)  # [1/(Å² s)]
                 attempts = prefactor * flux * lattice.site_area
-            energy = barrier[:, None] + bond_energy * n_bonds[None, :]
-            rate[p, e] = attempts[:, None] * np.exp(-energy / kT) * allowed[None, :]
+            factor = np.exp(-(barrier[:, None] + bond_energy * n_bonds[None, :]) / kT)
+            if event.rate is None:  # a probability per impact: at most 1 however many bonds
+                factor = np.minimum(factor, 1.0 / np.maximum(prefactor, 1e-300)[:, None])
+            rate[p, e] = attempts[:, None] * factor * allowed[None, :]
     pinned = _migration_rates(scenario, mechanism, lattice, rate, temperatures, problems)
     for site_type in scenario.substrate.initial:
         if site_type not in names:

@@ -65,6 +65,24 @@ def test_sticking_rate_is_hertz_knudsen_flux_times_site_area():
     assert np.all(rates.rate[1, 0] == 0.0)  # gas off in the purge
 
 
+def test_a_bond_energy_raises_a_sticking_coefficient_only_up_to_one():
+    """Sticking is a probability per impact: s exp(-n E/kT) with E < 0 grows with n, capped at 1."""
+    text = TEXT.replace('sticking: {default: 0.01, vacancy: 0.5}',
+                        'sticking: {default: 0.01, vacancy: 0.5}\n'
+                        '    bonds: {with: [Pt], energy: -0.1 eV}')
+    _, lattice, _, rates = _compile(text)
+    kT = KB_EV_PER_K * 523.15
+    impacts = hertz_knudsen_flux(0.5, 523.15, 319.3) * lattice.site_area
+    vac = lattice.site_type_names.index("vacancy")
+    for n in range(lattice.n_nearest + 1):
+        assert rates.rate[0, 0, 0, n] == pytest.approx(
+            impacts * min(0.01 * math.exp(0.1 * n / kT), 1.0), rel=1e-12)
+        assert rates.rate[0, 0, vac, n] == pytest.approx(
+            impacts * min(0.5 * math.exp(0.1 * n / kT), 1.0), rel=1e-12)
+    assert rates.rate[0, 0, 0, 0] < impacts  # uncapped without bonds
+    assert rates.rate[0, 0, vac, 1] == pytest.approx(impacts, rel=1e-12)  # 0.5 x 9.2: capped
+
+
 def test_arrhenius_with_bond_counting_and_site_types():
     _, lattice, _, rates = _compile()
     vac = lattice.site_type_names.index("vacancy")
