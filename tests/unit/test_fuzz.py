@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from kmc_ald.errors import KmcAldError
 from kmc_ald.model.compile import compile_scenario
 from kmc_ald.scenario.equation import parse_equation
-from kmc_ald.scenario.load import loads_scenario, read_yaml
+from kmc_ald.scenario.load import load_scenario, loads_scenario, read_yaml
 from kmc_ald.units import parse_quantity
 from tests.conftest import SCENARIOS
 
@@ -22,7 +22,8 @@ EXAMPLES = int(os.environ.get("KMC_ALD_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 NAMES = ("langmuir", "al2o3_tma_h2o", "pt_oxide", "pt_n_graphene", "island_nucleation")
-TEXTS = {name: (SCENARIOS / f"{name}.yaml").read_text() for name in NAMES}
+#: The texts as they run (fragments included), so that mutations reach the included steps too.
+TEXTS = {name: load_scenario(SCENARIOS / f"{name}.yaml").text for name in NAMES}
 #: Values of every kind a mutation puts in place of a scalar or a whole subtree.
 VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(-2**70, 2**70),

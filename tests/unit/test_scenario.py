@@ -205,3 +205,22 @@ def test_a_problem_inside_or_between_fragments_names_the_file_and_line(tmp_path,
         load_scenario(_write_included(tmp_path, fragment, includer))
     for words in expected:
         assert words in str(info.value), str(info.value)
+
+
+def test_the_pt_scenarios_share_one_pt_fragment():
+    """Every Pt-on-Pt step is written once, in fragments/pt_mecpptme3_o2.yaml, and runs unchanged
+    on the oxide, N-graphene and MXene; the supports add only their own steps, by other names."""
+    from kmc_ald.resources import scenario_dir
+    from kmc_ald.scenario.load import load_scenario, read_yaml
+    fragment = read_yaml((scenario_dir() / "fragments/pt_mecpptme3_o2.yaml").read_text(),
+                         "pt_mecpptme3_o2.yaml")
+    shared = {e["name"]: e for e in fragment["events"]}
+    assert {"chemisorption_on_Pt", "O2_dissociation_on_Pt", "ligand_combustion_O"} <= set(shared)
+    for name in ("pt_oxide", "pt_n_graphene", "pt_mxene"):
+        path = scenario_dir() / f"{name}.yaml"
+        own = read_yaml(path.read_text(), path.name)
+        assert own["include"] == ["fragments/pt_mecpptme3_o2.yaml"]
+        assert not set(shared) & {e["name"] for e in own["events"]}
+        events = {e.name: e for e in load_scenario(path).events}
+        for step in shared:
+            assert events[step].equation == shared[step]["equation"]

@@ -3,7 +3,7 @@ growth per cycle.
 
 M. Kim et al. (ACS Omega 4, 11126 (2019)), Ni(Chex)(Cp) + NH3 at 340 degC: on graphene the Ni
 deposits selectively at defects, at about 0.27 A/cycle. Three seeds of the bundled 10 nm x 10 nm,
-40-cycle scenario (under a second each), plus an early snapshot and a defect-free control.
+40-cycle scenario (under a second each), an early snapshot, and a closed Ni film.
 """
 import numpy as np
 import pytest
@@ -36,8 +36,8 @@ def test_growth_per_cycle_matches_the_measured_average(runs):
 
 
 def test_ni_nucleates_only_at_defects():
-    """After 6 cycles every Ni cluster in the surface layer holds a vacancy site, and without
-    defects nothing deposits at all: the pristine basal plane is inert."""
+    """After 6 cycles every Ni cluster in the surface layer holds a vacancy site, although the
+    precursor sticks beside any Ni: nothing nucleates on the pristine basal plane."""
     sim = Simulation(load_scenario(SCENARIO, ("recipe.cycles=6",)))
     summary = sim.run()
     lat, occ = sim.lattice, sim.state.occupation
@@ -48,8 +48,23 @@ def test_ni_nucleates_only_at_defects():
     for k in range(label.max() + 1):
         assert vacancy[label == k].any(), f"cluster {k} grew on the pristine plane"
     assert summary.cycles["deposited"][-1] > 0
-    clean = Simulation(load_scenario(SCENARIO, ("recipe.cycles=6", "substrate.site_types={}")))
-    assert clean.run().cycles["deposited"][-1] == 0
+    # and Ni does spread beyond the defects: most surface Ni is on pristine sites
+    assert np.count_nonzero((label >= 0) & ~vacancy) > np.count_nonzero((label >= 0) & vacancy)
+
+
+def test_ni_on_a_closed_ni_film_is_self_limiting():
+    """Kim et al. report self-limiting growth: on a closed Ni film a doubled precursor pulse adds
+    less than 10 % more Ni per cycle (the value itself, 0.46 A/cycle against the measured 1.1, is
+    not reproduced: see the scenario's description)."""
+    film = ("substrate.initial={pristine: Ni, vacancy: Ni}", "substrate.size=[3 nm, 3 nm]",
+            "substrate.stack.layers=14", "recipe.cycles=8")
+    gpc = []
+    for pulse in ("1 s", "2 s"):
+        summary = Simulation(load_scenario(SCENARIO, (*film, f"recipe.phases[0].duration="
+                                                      f"{pulse}"))).run()
+        gpc.append(summary.cycles["growth_thickness"][2:].mean())
+    assert 0.3 < gpc[0] < 1.1
+    assert abs(gpc[1] - gpc[0]) < 0.1 * gpc[0], gpc
 
 
 def test_invariants(runs):
