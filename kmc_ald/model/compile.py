@@ -6,7 +6,9 @@ host. Units: rates in 1/s per channel, energies in eV, temperatures in K, pressu
 
 Rate laws (per channel; a two-site event has one channel per matching neighbour):
 
-* thermal: ``k = A[t] exp(-(Ea[t] + n E_bond) / kB T)``;
+* thermal: ``k = A[t] (T / T0)^m exp(-(Ea[t] + n E_bond) / kB T)`` (``rate.n`` = m, default 0);
+  an event with a gas reactant and a ``rate`` has this rate per site in the phases where its
+  gas is on (SPPARKS' adsorption given per site), zero elsewhere;
 * gas-phase reactant: ``k = min(s[t] exp(-n E_bond / kB T), 1) J(p, T, m) a_site``, with the
   Hertz-Knudsen flux ``J = p / sqrt(2 pi m kB T)`` and the area per site ``a_site``; zero in
   phases where the gas is off. A sticking coefficient is a probability per impact, so a
@@ -16,6 +18,8 @@ Rate laws (per channel; a two-site event has one channel per matching neighbour)
   ``R = z k(2) / 2`` (z lattice translations, ``k(s) = A exp(-Ea / kB T) s^-alpha``). The solver
   accepts a candidate from a cluster of s atoms with probability ``(2 / s)^(1 + alpha)``, so the
   cluster's s candidates add up to ``z k(s)`` (thinning of a Poisson process: exact).
+
+An event with ``phases`` is zero outside the recipe phases it names.
 
 Here ``t`` is the type of the event's (first) site, and ``n`` the number of its nearest
 neighbours (``Lattice.n_nearest``: on a stacked lattice those in its layer, below and above) that
@@ -280,10 +284,14 @@ def compile_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) ->
         gas = next(iter(event.parsed.gas_in), None)
         for p in range(n_p):
             kT = KB_EV_PER_K * temperatures[p]
-            if gas is None:
-                attempts = prefactor
+            if event.phases is not None and recipe.phases[p].name not in event.phases:
+                continue
+            p_gas = pressures[p, mechanism.gases.index(gas)] if gas is not None else None
+            if event.rate is not None:
+                attempts = prefactor * (temperatures[p] / event.rate.T0) ** event.rate.n
+                if p_gas is not None and not p_gas > 0:  # a direct rate, while its gas is on
+                    continue
             else:
-                p_gas = pressures[p, mechanism.gases.index(gas)]
                 mass = scenario.gases[gas].molecular_mass()
                 flux = hertz_knudsen_flux(p_gas, temperatures[p], mass)  # [1/(Å² s)]
                 attempts = prefactor * flux * lattice.site_area

@@ -235,10 +235,13 @@ class Gas(Strict):
 
 
 class Arrhenius(Strict):
-    """k = A exp(-Ea / kB T), per site (or per neighbour pair for two-site events)."""
+    """k = A (T / T0)^n exp(-Ea / kB T), per site (or per neighbour pair for two-site events);
+    n = 0 by default, and T0 = 1 K gives the ``A T^n`` of SPPARKS and Cantera."""
 
     A: PerTypeFrequency
     Ea: PerTypeEnergy = Field(default_factory=lambda: {DEFAULT_KEY: 0.0})
+    n: float = Field(default=0.0, ge=-10, le=10)
+    T0: Temperature = 1.0
 
 
 class Bonds(Strict):
@@ -282,6 +285,9 @@ class Event(Strict):
     sticking: PerTypeProbability | None = None
     footprint: Annotated[Footprint, BeforeValidator(_footprint)] = Footprint(shells=0)
     bonds: Bonds | None = None
+    #: Recipe phases the event can happen in (default: all), e.g. a thermal step that only runs
+    #: while a gas is on.
+    phases: list[Name] | None = Field(default=None, min_length=1)
     _parsed: Equation = PrivateAttr()
 
     @field_validator("equation")
@@ -294,19 +300,22 @@ class Event(Strict):
     def _one_rate_law(self) -> Event:
         eq = parse_equation(self.equation)
         self._parsed = eq
-        if eq.gas_in and self.sticking is None:
+        if eq.gas_in and self.sticking is None and self.rate is None:
             raise PydanticCustomError(
-                "rate_law", "a gas reacts in '{equation}', so its rate comes from the gas flux: "
-                "give 'sticking' (a probability, or one per site type)",
-                {"equation": self.equation})
+                "rate_law", "a gas reacts in '{equation}': give 'sticking' (a probability, or "
+                "one per site type; the rate then follows the gas flux), or 'rate' (a rate per "
+                "site while the gas is on)", {"equation": self.equation})
+        if self.sticking is not None and not eq.gas_in:
+            raise PydanticCustomError(
+                "rate_law", "'sticking' needs a gas reactant, and '{equation}' has none: give "
+                "'rate'", {"equation": self.equation})
         if not eq.gas_in and self.rate is None:
             raise PydanticCustomError(
                 "rate_law", "no gas reacts in '{equation}': give 'rate' with A (e.g. "
                 "'1e13 1/s') and Ea (e.g. '0.8 eV')", {"equation": self.equation})
-        if eq.gas_in and self.rate is not None:
+        if self.rate is not None and self.sticking is not None:
             raise PydanticCustomError(
-                "rate_law", "give either 'rate' (thermal event) or 'sticking' (gas-phase "
-                "reactant), not both; '{equation}' has a gas reactant, so use 'sticking'",
+                "rate_law", "give either 'rate' or 'sticking', not both ('{equation}')",
                 {"equation": self.equation})
         if self.footprint.shells and eq.n_sites != 1:
             raise PydanticCustomError(
@@ -608,6 +617,12 @@ def cross_reference_problems(data: dict) -> list[tuple[tuple, Any, str]]:
     phase_names = [p.get("name") for p in _entries(_entries(data, "recipe", dict), "phases", list)
                    if isinstance(p, dict) and isinstance(p.get("name"), str)]  # the schema
     # reports names of the wrong type
+    for e, event in enumerate(_entries(data, "events", list)):
+        for i, name in enumerate(_entries(event, "phases", list)):
+            if name not in phase_names:
+                problems.append((("events", e, "phases", i), name,
+                                 f"no recipe phase is called {name!r} (phases: "
+                                 f"{', '.join(map(str, phase_names))})"))
     migration = _entries(data, "cluster_migration", dict)
     for i, species in enumerate(_entries(migration, "species", list)):
         species_problem(("cluster_migration", "species", i), species, species)

@@ -83,6 +83,32 @@ def test_a_bond_energy_raises_a_sticking_coefficient_only_up_to_one():
     assert rates.rate[0, 0, vac, 1] == pytest.approx(impacts, rel=1e-12)  # 0.5 x 9.2: capped
 
 
+GATED = TEXT.replace("""    rate: {A: 1e12 1/s, Ea: {default: 0.5 eV, vacancy: 1.5 eV}}""",
+                     """    rate: {A: 1e12 1/s, Ea: {default: 0.5 eV, vacancy: 1.5 eV}, n: 1.5, T0: 300 K}
+    phases: [purge]""").replace("recipe:", """  - name: direct
+    equation: "Prec(g) + * -> P"
+    rate: {A: 3.0 1/s, Ea: 0.1 eV}
+recipe:""")
+
+
+def test_modified_arrhenius_phase_gating_and_a_direct_rate_while_the_gas_is_on():
+    """k = A (T/T0)^n exp(-Ea/kT) only in the phases named; a gas event given a rate runs at
+    that rate per site while its gas is on (SPPARKS' per-site adsorption), and not at all when
+    it is off."""
+    _, lattice, _, rates = _compile(GATED)
+    kT = KB_EV_PER_K * 373.15
+    assert np.all(rates.rate[0, 1] == 0.0)  # the pulse is not among the hop's phases
+    for n in range(3):
+        assert rates.rate[1, 1, 0, n] == pytest.approx(
+            1e12 * (373.15 / 300.0) ** 1.5 * math.exp(-(0.5 + 0.25 * n) / kT), rel=1e-12)
+    assert rates.rate[0, 2, 0, 0] == pytest.approx(3.0 * math.exp(-0.1 / (KB_EV_PER_K * 523.15)),
+                                                   rel=1e-12)
+    assert np.all(rates.rate[1, 2] == 0.0)  # the purge: no Prec
+    # T0 defaults to 1 K, the A T^n of SPPARKS and Cantera
+    _, _, _, plain = _compile(GATED.replace(", T0: 300 K", ""))
+    assert plain.rate[1, 1, 0, 0] == pytest.approx(1e12 * 373.15 ** 1.5 * math.exp(-0.5 / kT))
+
+
 def test_arrhenius_with_bond_counting_and_site_types():
     _, lattice, _, rates = _compile()
     vac = lattice.site_type_names.index("vacancy")

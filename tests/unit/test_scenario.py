@@ -85,11 +85,22 @@ def test_unknown_species_in_equation(scenario_text):
     assert "species 'B' is not listed under 'species'" in message
 
 
-def test_gas_reactant_requires_sticking_and_declared_gas(scenario_text):
+def test_gas_reactant_takes_sticking_or_a_direct_rate_and_a_declared_gas(scenario_text):
     text = scenario_text("langmuir").replace('"* -> A"', '"A2(g) + * -> A"')
-    assert "give 'sticking'" in _error(text)
-    text = text.replace("rate: {A: 2.0 1/s}", "sticking: 0.5")
-    assert "gas 'A2' reacts here but is not declared under 'gases'" in _error(text)
+    assert "gas 'A2' reacts here but is not declared under 'gases'" in _error(text)  # rate: ok
+    assert "give 'sticking'" in _error(text.replace("    rate: {A: 2.0 1/s}\n", "", 1))
+    both = text.replace("rate: {A: 2.0 1/s}", "rate: {A: 2.0 1/s}\n    sticking: 0.5")
+    assert "either 'rate' or 'sticking', not both" in _error(both)
+    thermal = scenario_text("langmuir").replace("rate: {A: 2.0 1/s}", "sticking: 0.5")
+    assert "'sticking' needs a gas reactant" in _error(thermal)
+
+
+def test_event_phases_name_recipe_phases(scenario_text):
+    text = scenario_text("langmuir").replace("rate: {A: 2.0 1/s}",
+                                             "rate: {A: 2.0 1/s}\n    phases: [exposur]")
+    message = _error(text)
+    assert "events[0].phases[0] = 'exposur'" in message
+    assert "no recipe phase is called 'exposur' (phases: exposure)" in message
 
 
 def test_bad_equations_are_explained(scenario_text):
