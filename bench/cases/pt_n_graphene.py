@@ -19,6 +19,7 @@ import numpy as np
 from kmc_ald.resources import resolve_scenario
 from kmc_ald.scenario.load import load_scenario
 from kmc_ald.simulation import Simulation
+from kmc_ald.surfaces import lattice_for
 
 KEYS = ("loading", "single_atom_fraction", "mean_cluster_size", "deposited")
 
@@ -36,9 +37,9 @@ def measure(cycles: int, seed: int, stiffness: bool) -> dict:
 
 
 def _surface() -> str:
-    sim = Simulation(load_scenario(resolve_scenario("pt_n_graphene")))
-    size = " x ".join(f"{v / 10:g} nm" for v in sim.scenario.substrate.size)
-    return f"{size} graphene, {sim.lattice.n_sites:,} sites"
+    scenario = load_scenario(resolve_scenario("pt_n_graphene"))
+    size = " x ".join(f"{v / 10:g} nm" for v in scenario.substrate.size)  # [Å] -> nm
+    return f"{size} graphene, {lattice_for(scenario).n_sites:,} sites"
 
 
 def main() -> None:

@@ -287,18 +287,17 @@ def compile_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) ->
             if event.phases is not None and recipe.phases[p].name not in event.phases:
                 continue
             p_gas = pressures[p, mechanism.gases.index(gas)] if gas is not None else None
+            factor = np.exp(-(barrier[:, None] + bond_energy * n_bonds[None, :]) / kT)
             if event.rate is not None:
-                attempts = prefactor * (temperatures[p] / event.rate.T0) ** event.rate.n
                 if p_gas is not None and not p_gas > 0:  # a direct rate, while its gas is on
                     continue
-            else:
+                per_site = prefactor * (temperatures[p] / event.rate.T0) ** event.rate.n
+                channel = per_site[:, None] * factor
+            else:  # a probability per impact: at most 1 however many bonds
                 mass = scenario.gases[gas].molecular_mass()
-                flux = hertz_knudsen_flux(p_gas, temperatures[p], mass)  # [1/(Å² s)]
-                attempts = prefactor * flux * lattice.site_area
-            factor = np.exp(-(barrier[:, None] + bond_energy * n_bonds[None, :]) / kT)
-            if event.rate is None:  # a probability per impact: at most 1 however many bonds
-                factor = np.minimum(factor, 1.0 / np.maximum(prefactor, 1e-300)[:, None])
-            rate[p, e] = attempts[:, None] * factor * allowed[None, :]
+                impacts = hertz_knudsen_flux(p_gas, temperatures[p], mass) * lattice.site_area
+                channel = impacts * np.minimum(prefactor[:, None] * factor, 1.0)
+            rate[p, e] = channel * allowed[None, :]
     pinned = _migration_rates(scenario, mechanism, lattice, rate, temperatures, problems)
     for site_type in scenario.substrate.initial:
         if site_type not in names:

@@ -617,20 +617,15 @@ def cross_reference_problems(data: dict) -> list[tuple[tuple, Any, str]]:
     phase_names = [p.get("name") for p in _entries(_entries(data, "recipe", dict), "phases", list)
                    if isinstance(p, dict) and isinstance(p.get("name"), str)]  # the schema
     # reports names of the wrong type
-    for e, event in enumerate(_entries(data, "events", list)):
-        for i, name in enumerate(_entries(event, "phases", list)):
-            if name not in phase_names:
-                problems.append((("events", e, "phases", i), name,
-                                 f"no recipe phase is called {name!r} (phases: "
-                                 f"{', '.join(map(str, phase_names))})"))
     migration = _entries(data, "cluster_migration", dict)
     for i, species in enumerate(_entries(migration, "species", list)):
         species_problem(("cluster_migration", "species", i), species, species)
-    for i, name in enumerate(_entries(migration, "phases", list)):
-        if name not in phase_names:
-            problems.append((("cluster_migration", "phases", i), name,
-                             f"no recipe phase is called {name!r} (phases: "
-                             f"{', '.join(map(str, phase_names))})"))
+    limited = [(("events", e), event) for e, event in enumerate(_entries(data, "events", list))]
+    for at, node in [*limited, (("cluster_migration",), migration)]:
+        for i, name in enumerate(_entries(node, "phases", list)):
+            if name not in phase_names:
+                problems.append(((*at, "phases", i), name, f"no recipe phase is called "
+                                 f"{name!r} (phases: {', '.join(map(str, phase_names))})"))
     points = [*SNAPSHOT_POINTS, *(f"end_of_{n}" for n in dict.fromkeys(phase_names))]
     snapshots = _entries(_entries(data, "output", dict), "snapshots", dict)
     for i, point in enumerate(_entries(snapshots, "at", list)):
