@@ -352,10 +352,14 @@ def check(scenario: ScenarioArg, overrides: SetOpt = None) -> None:
         raise _fail(error) from None
     out.print(f"[bold green]valid[/]: {_escape(sc.title)}")
     counts = ", ".join(f"{k} {v}" for k, v in lattice.site_type_counts().items())
-    out.print(f"lattice   {lattice.name} {lattice.shape[0]}x{lattice.shape[1]} cells, "
-              f"{lattice.n_sites} sites ({counts}), degree {lattice.degree}, "
-              f"{lattice.area / 100:.4g} nm², {lattice.site_area:.4g} Å² per site",
-              highlight=False)
+    degree = (lattice.neighbours >= 0).sum(axis=1)
+    where = (f"{lattice.name} {lattice.shape[0]}x{lattice.shape[1]} cells"
+             if sc.substrate.from_ is None else f"from {sc.substrate.from_}")
+    out.print(f"lattice   {where}, {lattice.n_sites} sites ({counts}), "
+              + (f"degree {lattice.degree}" if degree.min() == lattice.degree else
+                 f"{degree.min()}-{degree.max()} neighbours (mean {degree.mean():.3g})")
+              + f", {lattice.area / 100:.4g} nm², {lattice.n_surface_sites} surface sites, "
+              f"{lattice.site_area:.4g} Å² per surface site", highlight=False)
     out.print(f"species   {', '.join(mech.species)}", highlight=False)
     out.print(f"recipe    {sc.recipe.cycles} cycle(s) of "
               + " / ".join(f"{n} {d:g} s" for n, d in zip(rates.phase_names, rates.durations)),

@@ -42,6 +42,7 @@ from kmc_ald.analysis.cycles import element_atoms
 from kmc_ald.engine.recipe import Observer, snapshot_due
 from kmc_ald.errors import KmcAldError, RunFileError, writing
 from kmc_ald.surfaces.lattice import Lattice
+from kmc_ald.surfaces.structure import STRUCTURE
 
 #: Vacuum above the highest atom of an exported structure [Å].
 VACUUM = 15.0
@@ -166,9 +167,16 @@ class StructureBuilder:
         for atom in on_site[np.argsort(z[on_site], kind="stable")]:  # highest written last
             self.top_z[sites[atom]] = z[atom]
             self.top_element[sites[atom]] = lattice.substrate_symbols[atom]
+        # how far above its top atom an adsorbate sits; a site of a structure without an atom
+        # of its own (a SPPARKS site, an empty lattice position) holds it at the site itself
+        self.lift = np.full(lattice.n_sites, ADSORBATE_HEIGHT)
+        if lattice.name == STRUCTURE:
+            bare = np.ones(lattice.n_sites, dtype=bool)
+            bare[sites[on_site]] = False
+            self.top_z[bare], self.lift[bare] = lattice.positions[bare, 2], 0.0
         # stacked sites: their height above the adsorbates of the surface, whose highest is the base
         upper = lattice.layer > 0
-        if upper.any():
+        if lattice.stacked and upper.any():
             self.top_z[upper] = self.top_z[~upper].max() + lattice.positions[upper, 2]
 
     def atoms(self, occupation: np.ndarray, **info: Any) -> ase.Atoms:
@@ -202,7 +210,7 @@ class StructureBuilder:
             syms, offsets = syms[first:], offsets[first:]
             n, m = len(syms), len(sites)
             anchor = lat.positions[sites].copy()
-            anchor[:, 2] = self.top_z[sites] + (0.0 if shared else ADSORBATE_HEIGHT)
+            anchor[:, 2] = self.top_z[sites] + (0.0 if shared else self.lift[sites])
             symbols.extend(syms * m)
             positions.append((anchor[:, None, :] + offsets[None]).reshape(-1, 3))
             species.extend([self.species[k]] * (n * m))

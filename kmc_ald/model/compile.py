@@ -35,6 +35,7 @@ import numpy as np
 from kmc_ald.scenario.equation import EMPTY
 from kmc_ald.scenario.schema import DEFAULT_KEY, Scenario
 from kmc_ald.surfaces.lattice import Lattice
+from kmc_ald.surfaces.structure import STRUCTURE
 from kmc_ald.units import KB_EV_PER_K, hertz_knudsen_flux
 
 MAX_SPECIES = 63  # species sets are 64-bit masks in the solvers
@@ -322,6 +323,11 @@ def _migration_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice,
     pinned = np.zeros(len(names), dtype=np.bool_)
     migration = scenario.cluster_migration
     if migration is None:
+        return pinned
+    if lattice.name == STRUCTURE:
+        problems.append((("cluster_migration",), None, "cluster migration moves clusters by "
+                         "the lattice translations of a built-in substrate; a substrate read "
+                         "from a structure has none that kmc-ald knows"))
         return pinned
     for i, name in enumerate(migration.pinned_by):
         if name in names:

@@ -332,6 +332,20 @@ def expand_includes(data: Any, source: ScenarioSource, base: Path | None) -> boo
     return True
 
 
+def _anchor_structure(data: Any, base: Path | None) -> bool:
+    """Make a relative ``substrate.from`` absolute, relative to the scenario's folder (in
+    place), so that the text a run stores and a sweep hands to its workers names the same file.
+    Returns whether it changed."""
+    sub = data.get("substrate") if isinstance(data, dict) else None
+    if base is None or not isinstance(sub, dict) or not isinstance(sub.get("from"), str):
+        return False
+    path = Path(sub["from"]).expanduser()
+    if path.is_absolute():
+        return False
+    sub["from"] = str((base / path).resolve())
+    return True
+
+
 def expanded_text(data: Any) -> str:
     """The scenario data as YAML text (comments kept): what a scenario with includes runs as."""
     stream = io.StringIO()
@@ -353,7 +367,7 @@ def loads_scenario(text: str, name: str = "<scenario>", overrides: tuple[str, ..
         raise ScenarioError(f"{name}: a scenario is a YAML mapping with keys description, "
                             "substrate, species, events, recipe (got "
                             f"{type(data).__name__})")
-    if expand_includes(data, source, base):
+    if expand_includes(data, source, base) | _anchor_structure(data, base):
         text = expanded_text(data)
     for assignment in overrides:
         apply_override(data, assignment)

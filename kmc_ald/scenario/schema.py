@@ -181,15 +181,100 @@ class Stack(Strict):
     solid: list[Name] = Field(min_length=1)
 
 
-class Substrate(Strict):
-    """The surface: a lattice of adsorption sites and the types of its sites."""
+def _cutoff(value: Any) -> float | dict[str, float]:
+    """A neighbour cutoff: one length, or one per element pair (``{Hf-O: 2.6 Å}``)."""
+    def length(item: Any) -> float:
+        out = parse_quantity(item, "length")
+        if not out > 0:
+            raise ValueError(f"a cutoff is a length > 0, got {item!r}")
+        return out
+    if isinstance(value, dict):
+        pairs = {}
+        for key, item in value.items():
+            parts = str(key).split("-")
+            if len(parts) != 2 or not all(p.isalpha() for p in parts):
+                raise ValueError(f"[{key}]: an element pair is two element symbols joined by "
+                                 "'-', e.g. 'Hf-O'")
+            pairs[str(key)] = length(item)
+        return pairs
+    return length(value)
 
-    lattice: Literal[SUBSTRATE_KINDS]  # kmc_ald.substrates
-    size: tuple[SizeEntry, SizeEntry]
+
+def _surface_sites(value: Any) -> float | list[str]:
+    """Which sites of a structure are the surface: a depth below the topmost site, or a list
+    of site types."""
+    if isinstance(value, list):
+        return [_name(str(v)) for v in value]
+    out = parse_quantity(value, "length")
+    if not out >= 0:
+        raise ValueError(f"a surface depth is a length >= 0, got {value!r}")
+    return out
+
+
+#: The options of a substrate read from a structure file (``substrate.from``).
+STRUCTURE_OPTIONS = ("format", "sites", "cutoff", "site_kinds", "kind_names", "surface", "box")
+
+
+class Substrate(Strict):
+    """The surface: a built-in lattice of adsorption sites (``lattice`` and ``size``) or one read
+    from a structure file (``from``, kmc_ald.surfaces.structure), and the types of its sites.
+
+    A structure is any file ASE reads, whose ``sites`` (elements or tags; default all atoms)
+    are neighbours within ``cutoff`` and take their type from ``site_kinds`` (``element``,
+    ``tag`` or a per-atom array), or a SPPARKS site file (``format: spparks``, detected too),
+    whose neighbours are listed in it and whose ``site_kinds`` is a Values column (``i1``).
+    ``kind_names`` names integer kinds, ``surface`` says which sites count for coverages and the
+    flux per site (a depth below the top, or site types; default all), and ``box`` gives a
+    SPPARKS box's edge lengths when its coordinates are not in Å.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    lattice: Literal[SUBSTRATE_KINDS] | None = None  # kmc_ald.substrates
+    size: tuple[SizeEntry, SizeEntry] | None = None
     spacing: Length | None = None
     site_types: dict[Name, SiteAmount] = Field(default_factory=dict)
     initial: dict[Name, Name] = Field(default_factory=dict)
     stack: Stack | None = None
+    from_: str | None = Field(default=None, alias="from", min_length=1)
+    format: str | None = Field(default=None, min_length=1)
+    sites: list[int | Name] | None = Field(default=None, min_length=1)
+    cutoff: Annotated[float | dict[str, float], BeforeValidator(_cutoff)] | None = None
+    site_kinds: Name | None = None
+    kind_names: dict[int, Name] = Field(default_factory=dict)
+    surface: Annotated[float | list[str], BeforeValidator(_surface_sites)] | None = None
+    box: tuple[Length, Length, Length] | None = None
+
+    @model_validator(mode="after")
+    def _built_in_or_structure(self) -> Substrate:
+        given = [k for k in STRUCTURE_OPTIONS if getattr(self, k) not in (None, {})]
+        if self.from_ is None:
+            if self.lattice is None:
+                raise PydanticCustomError(
+                    "substrate", "give 'lattice' (a built-in kind: {kinds}) with 'size', or "
+                    "'from' (a structure file)", {"kinds": ", ".join(SUBSTRATE_KINDS)})
+            if self.size is None:
+                raise PydanticCustomError("substrate", "a built-in lattice needs 'size' (unit "
+                                          "cells or lengths, e.g. [20 nm, 20 nm])")
+            if given:
+                raise PydanticCustomError(
+                    "substrate", "{keys} describe a substrate read from a structure file "
+                    "('from'), not a built-in lattice", {"keys": ", ".join(given)})
+            return self
+        built_in = [k for k in ("lattice", "size", "spacing", "stack")
+                    if getattr(self, k) is not None] + (["site_types"] if self.site_types else [])
+        if built_in:
+            raise PydanticCustomError(
+                "substrate", "a substrate read from a structure ('from') takes its sites, "
+                "neighbours and site types from the file; remove {keys}",
+                {"keys": ", ".join(built_in)})
+        if self.format == "spparks" and (self.cutoff is not None or self.sites is not None):
+            raise PydanticCustomError(
+                "substrate", "a SPPARKS site file lists every site and its neighbours; "
+                "'sites' and 'cutoff' apply to structures ASE reads")
+        if self.box is not None and self.format not in (None, "spparks"):
+            raise PydanticCustomError("substrate", "'box' rescales a SPPARKS site file; a "
+                                      "structure ASE reads has its cell")
+        return self
 
     @model_validator(mode="after")
     def _stack_on_triangular(self) -> Substrate:
@@ -197,7 +282,7 @@ class Substrate(Strict):
             raise PydanticCustomError(
                 "stack", "a stack for 3D particles needs a triangular lattice ({allowed}); "
                 "{lattice} has none", {"allowed": ", ".join(STACKABLE_KINDS),
-                                       "lattice": self.lattice})
+                                       "lattice": self.lattice or "a structure file"})
         return self
 
     @model_validator(mode="after")
@@ -206,7 +291,8 @@ class Substrate(Strict):
             raise PydanticCustomError(
                 "spacing", "spacing sets the site distance of the textbook lattices ({allowed}); "
                 "{lattice} has its own lattice constant",
-                {"allowed": ", ".join(TEXTBOOK_KINDS), "lattice": self.lattice})
+                {"allowed": ", ".join(TEXTBOOK_KINDS),
+                 "lattice": self.lattice or "a structure file"})
         return self
 
 

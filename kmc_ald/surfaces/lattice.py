@@ -103,8 +103,7 @@ class Lattice:
     @property
     def area(self) -> float:
         """Area of the periodic surface cell [Å²]."""
-        (ax, ay), (bx, by) = self.cell[0, :2], self.cell[1, :2]
-        return float(abs(ax * by - ay * bx))
+        return float(np.linalg.norm(np.cross(self.cell[0], self.cell[1])))
 
     @property
     def site_area(self) -> float:
@@ -170,9 +169,12 @@ class Lattice:
         site in its layer and basis position (6 rows on hexagonal lattices, 4 on square ones).
         Computed once, read-only.
 
-        Relies on the builders' site order, ``layer * n_surface_sites + (j * nx + i) * n_basis +
+        Relies on the builders' site order (a lattice read from a structure has no known
+        translations, and raises ValueError), ``layer * n_surface_sites + (j * nx + i) * n_basis +
         b`` for cell (i, j) and basis site b.
         """
+        if self.name == "structure":  # kmc_ald.surfaces.structure.STRUCTURE
+            raise ValueError("a lattice read from a structure has no known lattice translations")
         nx, ny = self.shape
         n0 = self.n_surface_sites
         n_basis = n0 // (nx * ny)
