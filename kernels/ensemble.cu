@@ -34,6 +34,7 @@ struct kmc_tables {
     const uint8_t* migrating; uint64_t members; const double* accept; int32_t max_size;
     const int32_t* translations; int32_t n_translations; const uint8_t* pinned;
     int64_t n_sites;
+    const int32_t* partner_shell; const uint8_t* partner_ok;  // [event], [event][type]
 };
 
 // One replica's surface and work space.
@@ -95,8 +96,28 @@ KMC_DEVICE bool stays_stacked(const kmc_tables& t, int64_t i, int32_t si, int64_
 KMC_DEVICE bool pairs_with(const kmc_tables& t, int64_t i, int32_t e, int64_t j, int32_t sj,
                            const uint8_t* occ)
 {
-    return j >= 0 && occ[j] == sj
+    return j >= 0 && occ[j] == sj && t.partner_ok[(int64_t)e * t.n_types + t.site_type[j]] != 0
            && stays_stacked(t, i, t.site_out[2 * e], j, t.site_out[2 * e + 1], occ);
+}
+
+// The partner slots [*lo, *hi) of two-site event e at site i: its neighbour list for the first
+// shell, else its row of the near table at the shell's hop distance.
+KMC_DEVICE void slots(const kmc_tables& t, int64_t i, int32_t e, int32_t* lo, int32_t* hi)
+{
+    const int32_t s = t.partner_shell[e];
+    if (s == 1) {
+        *lo = 0;
+        *hi = t.degree;
+    } else {
+        *lo = t.near_count[i * t.near_count_width + s - 1];
+        *hi = t.near_count[i * t.near_count_width + s];
+    }
+}
+
+KMC_DEVICE int64_t partner(const kmc_tables& t, int64_t i, int32_t e, int32_t d)
+{
+    if (t.partner_shell[e] == 1) return t.neighbours[i * t.degree + d];
+    return t.near[i * t.near_width + d];
 }
 
 KMC_DEVICE double open_rate(const kmc_tables& t, int64_t i, int32_t e, const uint8_t* occ)
@@ -119,9 +140,11 @@ KMC_DEVICE double site_rate(const kmc_tables& t, int64_t i, const uint8_t* occ)
             if (stays_stacked(t, i, t.site_out[2 * e], -1, 0, occ)) total += r;
         } else {
             const int32_t sj = t.site_in[2 * e + 1];
+            int32_t lo, hi;
+            slots(t, i, e, &lo, &hi);
             int64_t matches = 0;
-            for (int32_t d = 0; d < t.degree; ++d) {
-                if (pairs_with(t, i, e, t.neighbours[i * t.degree + d], sj, occ)) matches += 1;
+            for (int32_t d = lo; d < hi; ++d) {
+                if (pairs_with(t, i, e, partner(t, i, e, d), sj, occ)) matches += 1;
             }
             if (matches > 0) total += r * (double)matches;
         }
@@ -152,20 +175,22 @@ KMC_DEVICE void choose_channel(const kmc_tables& t, int64_t i, double u, const u
             last_j = -1;
         } else {
             const int32_t sj = t.site_in[2 * e + 1];
-            const int32_t* nb = t.neighbours + i * t.degree;
+            int32_t lo, hi;
+            slots(t, i, e, &lo, &hi);
             int64_t matches = 0;
-            for (int32_t d = 0; d < t.degree; ++d) {
-                if (pairs_with(t, i, e, nb[d], sj, occ)) matches += 1;
+            for (int32_t d = lo; d < hi; ++d) {
+                if (pairs_with(t, i, e, partner(t, i, e, d), sj, occ)) matches += 1;
             }
             if (matches == 0) continue;
             if (u < r * (double)matches) {
                 int64_t pick = (int64_t)(u / r);
                 if (pick > matches - 1) pick = matches - 1;
-                for (int32_t d = 0; d < t.degree; ++d) {
-                    if (pairs_with(t, i, e, nb[d], sj, occ)) {
+                for (int32_t d = lo; d < hi; ++d) {
+                    const int64_t j = partner(t, i, e, d);
+                    if (pairs_with(t, i, e, j, sj, occ)) {
                         if (pick == 0) {
                             *e_out = e;
-                            *j_out = nb[d];
+                            *j_out = j;
                             return;
                         }
                         pick -= 1;
@@ -173,10 +198,11 @@ KMC_DEVICE void choose_channel(const kmc_tables& t, int64_t i, double u, const u
                 }
             }
             u -= r * (double)matches;
-            for (int32_t d = t.degree - 1; d >= 0; --d) {
-                if (pairs_with(t, i, e, nb[d], sj, occ)) {
+            for (int32_t d = hi - 1; d >= lo; --d) {
+                const int64_t j = partner(t, i, e, d);
+                if (pairs_with(t, i, e, j, sj, occ)) {
                     last_e = e;
-                    last_j = nb[d];
+                    last_j = j;
                     break;
                 }
             }
@@ -393,7 +419,8 @@ KMC_DEVICE int32_t advance_surface(const kmc_tables& t, kmc_surface& w, int64_t*
     const uint8_t* KMC_RESTRICT migrating, uint64_t members,                                  \
     const double* KMC_RESTRICT accept, int32_t max_size,                                      \
     const int32_t* KMC_RESTRICT translations, int32_t n_translations,                         \
-    const uint8_t* KMC_RESTRICT pinned
+    const uint8_t* KMC_RESTRICT pinned, const int32_t* KMC_RESTRICT partner_shell,            \
+    const uint8_t* KMC_RESTRICT partner_ok
 
 #define KMC_ENSEMBLE_TABLES                                                                    \
     kmc_tables t = {site_type, neighbours, degree, bond_neighbours, n_nearest, near,          \
@@ -401,7 +428,8 @@ KMC_DEVICE int32_t advance_surface(const kmc_tables& t, kmc_surface& w, int64_t*
                     supported, supported_width, event_order, event_offset, event_sites,       \
                     site_in, site_out, count_mask, footprint, block_mask, solid, rate,        \
                     n_types, reach_width, neighbour_dependent, migrating, members, accept,    \
-                    max_size, translations, n_translations, pinned, n_sites};
+                    max_size, translations, n_translations, pinned, n_sites, partner_shell,   \
+                    partner_ok};
 
 // The rate table of replica r's point: rate is [point][event][type][n_nearest + 1].
 #define KMC_POINT_RATE(r) (rate + (int64_t)point[r] * n_events * n_types * (n_nearest + 1))

@@ -81,11 +81,29 @@ class Scratch(NamedTuple):
 
 @njit(inline="always", **KERNEL)
 def _pairs_with(i, e, j, sj, occ, sites, events):
-    """Whether neighbour slot j (-1: none) opens a channel of two-site event e at site i: it holds
-    the second species, and the stack stays held up afterwards."""
-    return (j >= 0 and occ[j] == sj
+    """Whether partner slot j (-1: none) opens a channel of two-site event e at site i: it holds
+    the second species on an allowed site type, and the stack stays held up afterwards."""
+    return (j >= 0 and occ[j] == sj and events.partner_ok[e, sites.site_type[j]] != 0
             and stays_stacked(i, events.site_out[e, 0], j, events.site_out[e, 1], occ,
                               sites.support, sites.supported, events.solid))
+
+
+@njit(inline="always", **KERNEL)
+def _slots(i, e, sites, events):
+    """(first, stop): the partner slots of two-site event e at site i, in its neighbour list for
+    the first shell, else in its row of the near table at the shell's hop distance."""
+    s = events.partner_shell[e]
+    if s == 1:
+        return 0, sites.neighbours.shape[1]
+    return sites.near_count[i, s - 1], sites.near_count[i, s]
+
+
+@njit(inline="always", **KERNEL)
+def _partner(i, e, d, sites, events):
+    """The site in partner slot d of event e at site i (-1: padding)."""
+    if events.partner_shell[e] == 1:
+        return sites.neighbours[i, d]
+    return sites.near[i, d]
 
 
 @njit(inline="always", **KERNEL)
@@ -103,8 +121,6 @@ def _site_rate(i, occ, sites, events, rate):
     """Total rate of the channels that start at site i [1/s]."""
     s = occ[i]
     total = 0.0
-    nb = sites.neighbours
-    z = nb.shape[1]
     for k in range(events.offset[s], events.offset[s + 1]):
         e = events.order[k]
         r = _open_rate(i, e, occ, sites, events, rate)
@@ -116,9 +132,10 @@ def _site_rate(i, occ, sites, events, rate):
                 total += r
         else:
             sj = events.site_in[e, 1]
+            lo, hi = _slots(i, e, sites, events)
             matches = 0
-            for d in range(z):
-                if _pairs_with(i, e, nb[i, d], sj, occ, sites, events):
+            for d in range(lo, hi):
+                if _pairs_with(i, e, _partner(i, e, d, sites, events), sj, occ, sites, events):
                     matches += 1
             if matches > 0:
                 total += r * matches
@@ -133,8 +150,6 @@ def _choose_channel(i, u, occ, sites, events, rate):
     tree's leaf exactly; rounding at the very top falls back to the last open channel.
     """
     s = occ[i]
-    nb = sites.neighbours
-    z = nb.shape[1]
     last_e, last_j = -1, -1
     for k in range(events.offset[s], events.offset[s + 1]):
         e = events.order[k]
@@ -151,23 +166,24 @@ def _choose_channel(i, u, occ, sites, events, rate):
             last_e, last_j = e, -1
         else:
             sj = events.site_in[e, 1]
+            lo, hi = _slots(i, e, sites, events)
             matches = 0
-            for d in range(z):
-                if _pairs_with(i, e, nb[i, d], sj, occ, sites, events):
+            for d in range(lo, hi):
+                if _pairs_with(i, e, _partner(i, e, d, sites, events), sj, occ, sites, events):
                     matches += 1
             if matches == 0:
                 continue
             if u < r * matches:
                 pick = min(int(u / r), matches - 1)
-                for d in range(z):
-                    j = nb[i, d]
+                for d in range(lo, hi):
+                    j = _partner(i, e, d, sites, events)
                     if _pairs_with(i, e, j, sj, occ, sites, events):
                         if pick == 0:
                             return e, j
                         pick -= 1
             u -= r * matches
-            for d in range(z - 1, -1, -1):
-                j = nb[i, d]
+            for d in range(hi - 1, lo - 1, -1):
+                j = _partner(i, e, d, sites, events)
                 if _pairs_with(i, e, j, sj, occ, sites, events):
                     last_e, last_j = e, j
                     break
@@ -394,7 +410,7 @@ def problem_for(model) -> Problem:
     while ARITY**depth < lattice.n_sites:
         depth += 1
     first_leaf = (ARITY**depth - 1) // (ARITY - 1)  # nodes above the leaf level
-    return Problem(sites, event_tables(mechanism), moves, reach, first_leaf,
+    return Problem(sites, event_tables(mechanism, model.rates), moves, reach, first_leaf,
                    first_leaf + ARITY**depth, lattice.n_sites if moves.migrating.any() else 1)
 
 

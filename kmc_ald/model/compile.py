@@ -19,7 +19,10 @@ Rate laws (per channel; a two-site event has one channel per matching neighbour)
   accepts a candidate from a cluster of s atoms with probability ``(2 / s)^(1 + alpha)``, so the
   cluster's s candidates add up to ``z k(s)`` (thinning of a Poisson process: exact).
 
-An event with ``phases`` is zero outside the recipe phases it names.
+An event with ``phases`` is zero outside the recipe phases it names, and one with
+``site_types`` on sites of other types. A two-site event's partner j is a nearest neighbour of
+i, or with ``partner.shell: s`` a site s neighbour hops away (``Lattice.shells``), and with
+``partner.site_types`` only on those types (``RateTables.partner_ok``).
 
 Here ``t`` is the type of the event's (first) site, and ``n`` the number of its nearest
 neighbours (``Lattice.n_nearest``: on a stacked lattice those in its layer, below and above) that
@@ -77,10 +80,16 @@ class Mechanism:
     migrating: np.ndarray | None = None
     migration_exponent: float = 0.0  # alpha in k(s) = k(1) s^-alpha
     migration_max_size: int = 0  # larger clusters do not move
+    #: int32 [e]: the neighbour shell of site i that a two-site event's partner j lies in (1:
+    #: the nearest neighbours; 2: two hops away, ...); 0 for one-site events; None: all 1
+    partner_shell: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.migrating is None:
             object.__setattr__(self, "migrating", np.zeros(self.n_events, dtype=np.bool_))
+        if self.partner_shell is None:
+            object.__setattr__(self, "partner_shell",
+                               np.where(self.sites_per_event > 1, 1, 0).astype(np.int32))
 
     @property
     def migration_mask(self) -> int:
@@ -108,9 +117,9 @@ class Mechanism:
     @property
     def interaction_range(self) -> int:
         """Neighbour hops within which a site's state can change another site's rates."""
-        if self.max_footprint:
-            return self.max_footprint
-        return 1 if (self.sites_per_event.max(initial=1) > 1 or self.count_mask.any()) else 0
+        pairs = int(self.partner_shell.max(initial=0))
+        bonds = 1 if self.count_mask.any() else 0
+        return max(self.max_footprint, pairs, bonds)
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,6 +132,13 @@ class RateTables:
     pressures: np.ndarray  # float64 [p, g] [Pa]
     rate: np.ndarray  # float64 [p, e, n_site_types, nearest neighbours + 1] [1/s]
     pinned: np.ndarray  # bool [n_site_types]: a cluster touching such a site does not migrate
+    #: bool [e, n_site_types]: the site types a two-site event's partner may have (all True
+    #: unless ``partner.site_types`` says otherwise); None: all True
+    partner_ok: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.partner_ok is None:
+            object.__setattr__(self, "partner_ok", np.ones(self.rate.shape[1:3], dtype=np.bool_))
 
     @property
     def cycle_duration(self) -> float:
@@ -159,9 +175,12 @@ def compile_mechanism(scenario: Scenario) -> Mechanism:
     block_mask = np.zeros(n_e, dtype=np.uint64)
     gas_in = np.zeros((n_e, n_g), dtype=np.int32)
     gas_out = np.zeros((n_e, n_g), dtype=np.int32)
+    partner_shell = np.zeros(n_e, dtype=np.int32)
     adsorbates = [s for s in species if s != EMPTY]
     for e, event in enumerate(events):
         eq = event.parsed
+        if eq.n_sites == 2:
+            partner_shell[e] = event.partner.shell if event.partner is not None else 1
         site_in[e, : eq.n_sites] = [index[s] for s in eq.sites_in]
         site_out[e, : eq.n_sites] = [index[s] for s in eq.sites_out]
         if event.bonds is not None:
@@ -183,7 +202,8 @@ def compile_mechanism(scenario: Scenario) -> Mechanism:
     reverse = np.full(n_e, -1, dtype=np.int32)
     for e in range(n_e):
         for r in range(n_e):
-            if _undoes(r, e, n_sites, site_in, site_out, gas_in, gas_out):
+            if (partner_shell[r] == partner_shell[e]
+                    and _undoes(r, e, n_sites, site_in, site_out, gas_in, gas_out)):
                 reverse[e] = r
                 break
     reverse[migrating] = np.flatnonzero(migrating)  # a random walk, balanced like a hop
@@ -195,7 +215,7 @@ def compile_mechanism(scenario: Scenario) -> Mechanism:
     return Mechanism(species, names, tuple(gases), n_sites, site_in, site_out, count_mask,
                      footprint, block_mask, gas_in, gas_out, order, offset, reverse, solid,
                      migrating, migration.size_exponent if migration else 0.0,
-                     migration.max_size if migration else 0)
+                     migration.max_size if migration else 0, partner_shell)
 
 
 def _undoes(r, e, n_sites, site_in, site_out, gas_in, gas_out) -> bool:
@@ -266,10 +286,17 @@ def compile_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) ->
     pressures = np.array([[ph.gas.get(g, 0.0) for g in mechanism.gases] for ph in recipe.phases])
     pressures = pressures.reshape(n_p, len(mechanism.gases))
     rate = np.zeros((n_p, n_e, n_t, z + 1))
+    partner_ok = np.ones((n_e, n_t), dtype=np.bool_)
     problems: list = []
     n_bonds = np.arange(z + 1, dtype=float)
     for e, event in enumerate(scenario.events):
         loc = ("events", e)
+        on_type = np.ones(n_t, dtype=bool)
+        if event.site_types is not None:
+            on_type = _type_mask(event.site_types, names, (*loc, "site_types"), problems)
+        if event.partner is not None and event.partner.site_types is not None:
+            partner_ok[e] = _type_mask(event.partner.site_types, names,
+                                       (*loc, "partner", "site_types"), problems)
         bond_energy = event.bonds.energy if event.bonds else 0.0
         allowed = np.ones(z + 1, dtype=bool)
         if event.bonds is not None:
@@ -298,7 +325,7 @@ def compile_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) ->
                 mass = scenario.gases[gas].molecular_mass()
                 impacts = hertz_knudsen_flux(p_gas, temperatures[p], mass) * lattice.site_area
                 channel = impacts * np.minimum(prefactor[:, None] * factor, 1.0)
-            rate[p, e] = channel * allowed[None, :]
+            rate[p, e] = channel * allowed[None, :] * on_type[:, None]
     pinned = _migration_rates(scenario, mechanism, lattice, rate, temperatures, problems)
     for site_type in scenario.substrate.initial:
         if site_type not in names:
@@ -312,7 +339,18 @@ def compile_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) ->
                                   "barriers far below -kT")])
     return RateTables(tuple(ph.name for ph in recipe.phases),
                       np.array([ph.duration for ph in recipe.phases]), temperatures,
-                      pressures, rate, pinned)
+                      pressures, rate, pinned, partner_ok)
+
+
+def _type_mask(wanted: list[str], names: tuple[str, ...], loc: tuple, problems: list
+               ) -> np.ndarray:
+    """bool [n_site_types]: which of the lattice's site types ``wanted`` lists (each must be
+    one of them)."""
+    for k, name in enumerate(wanted):
+        if name not in names:
+            problems.append(((*loc, k), name, f"site type {name!r} does not exist on this "
+                             f"substrate (site types: {', '.join(names)})"))
+    return np.isin(np.array(names, dtype=object), wanted)
 
 
 def _migration_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice,

@@ -57,6 +57,9 @@ def differs(a: Model, b: Model) -> str | None:
             != (mb.solid_mask, mb.migration_max_size, mb.migration_exponent)):
         return "substrate.stack.solid or cluster_migration (max_size, size_exponent)"
     ra, rb = a.rates, b.rates
+    if not np.array_equal(ma.partner_shell, mb.partner_shell) or not np.array_equal(
+            ra.partner_ok, rb.partner_ok):
+        return "the events' partners (partner.shell or partner.site_types)"
     if not np.array_equal(ra.pinned, rb.pinned):
         return "cluster_migration's pinned site types"
     if ra.phase_names != rb.phase_names or not np.array_equal(ra.durations, rb.durations):

@@ -40,6 +40,8 @@ class EventTables(NamedTuple):
     footprint: np.ndarray  # int32 [e]: neighbour shells that must be free of block_mask
     block_mask: np.ndarray  # uint64 [e]
     solid: np.uint64  # species that hold up a stacked site (bit mask)
+    partner_shell: np.ndarray  # int32 [e]: shell of a two-site event's partner (0: one site)
+    partner_ok: np.ndarray  # uint8 [e, n_site_types]: the partner's site type is allowed
 
 
 def site_tables(lattice: Lattice, radius: int) -> SiteTables:
@@ -51,12 +53,14 @@ def site_tables(lattice: Lattice, radius: int) -> SiteTables:
                       c(lattice.support), c(lattice.supported))
 
 
-def event_tables(mechanism) -> EventTables:
-    """The mechanism's tables (a kmc_ald.model.compile.Mechanism)."""
+def event_tables(mechanism, rates) -> EventTables:
+    """The tables of a mechanism (kmc_ald.model.compile.Mechanism) and of the partner site
+    types its rate tables resolved on the lattice."""
     m, c = mechanism, np.ascontiguousarray
     return EventTables(c(m.event_order), c(m.event_offset), c(m.sites_per_event), c(m.site_in),
                        c(m.site_out), c(m.count_mask, dtype=np.uint64), c(m.footprint),
-                       c(m.block_mask, dtype=np.uint64), np.uint64(m.solid_mask))
+                       c(m.block_mask, dtype=np.uint64), np.uint64(m.solid_mask),
+                       c(m.partner_shell, dtype=np.int32), c(rates.partner_ok, dtype=np.uint8))
 
 
 class MigrationTables(NamedTuple):

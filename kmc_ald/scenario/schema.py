@@ -362,6 +362,26 @@ def _footprint(value: Any) -> Any:
     return {"shells": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+_SHELL_WORDS = {"first": 1, "second": 2, "third": 3}
+
+
+def _shell(value: Any) -> Any:
+    if isinstance(value, str) and value.strip() in _SHELL_WORDS:
+        return _SHELL_WORDS[value.strip()]
+    if isinstance(value, str):
+        raise ValueError(f"a shell is first, second or third (or 1, 2, 3), got {value!r}")
+    return value
+
+
+class Partner(Strict):
+    """Where a two-site event finds its second site: in which neighbour ``shell`` of the first
+    (1, the nearest neighbours; 2, the sites two neighbour hops away, such as O and O through a
+    shared Hf; 3) and, optionally, on which ``site_types``."""
+
+    shell: Annotated[int, BeforeValidator(_shell), Field(ge=1, le=3)] = 1
+    site_types: list[Name] | None = Field(default=None, min_length=1)
+
+
 class Event(Strict):
     """One elementary event, as a chemical equation with a rate law."""
 
@@ -374,6 +394,9 @@ class Event(Strict):
     #: Recipe phases the event can happen in (default: all), e.g. a thermal step that only runs
     #: while a gas is on.
     phases: list[Name] | None = Field(default=None, min_length=1)
+    #: Site types the event's (first) site may have (default: all).
+    site_types: list[Name] | None = Field(default=None, min_length=1)
+    partner: Partner | None = None
     _parsed: Equation = PrivateAttr()
 
     @field_validator("equation")
@@ -403,6 +426,10 @@ class Event(Strict):
             raise PydanticCustomError(
                 "rate_law", "give either 'rate' or 'sticking', not both ('{equation}')",
                 {"equation": self.equation})
+        if self.partner is not None and eq.n_sites != 2:
+            raise PydanticCustomError(
+                "partner", "'partner' says where the second site of a two-site event is; "
+                "'{equation}' involves one site", {"equation": self.equation})
         if self.footprint.shells and eq.n_sites != 1:
             raise PydanticCustomError(
                 "footprint", "a footprint applies to one-site events; '{equation}' involves "

@@ -39,3 +39,31 @@ def supports_hold(lattice, occupation, solid):
     above = lattice.supported[not_solid]
     ok_above = not (occupation[above[above >= 0]] > 0).any()
     return bool(ok_below and ok_above)
+
+
+def reference_site_rates(sim) -> np.ndarray:
+    """Every site's total rate, recounted from the rules in plain Python: the footprint, the
+    bond count, and a two-site event's partners in its shell (``Lattice.shells``) on the
+    partner site types allowed."""
+    lat, mech, occ = sim.lattice, sim.mechanism, sim.state.occupation
+    rate = sim.rates.rate[sim.solver._phase]
+    near, dist = lat.shells(max(1, mech.max_footprint, int(mech.partner_shell.max())))
+    out = np.zeros(lat.n_sites)
+    for i in range(lat.n_sites):
+        for e in range(mech.n_events):
+            if occ[i] != mech.site_in[e, 0]:
+                continue
+            f = mech.footprint[e]
+            shell = [s for s, d in zip(near[i], dist[i]) if 1 <= d <= f]
+            if any((int(mech.block_mask[e]) >> int(occ[s])) & 1 for s in shell):
+                continue
+            nbs = lat.neighbours[i][lat.neighbours[i] >= 0]
+            n = sum((int(mech.count_mask[e]) >> int(occ[s])) & 1 for s in nbs)
+            r = rate[e, lat.site_type[i], n]
+            if mech.sites_per_event[e] == 1:
+                out[i] += r
+                continue
+            partners = [s for s, d in zip(near[i], dist[i]) if d == mech.partner_shell[e]]
+            out[i] += r * sum(occ[s] == mech.site_in[e, 1]
+                              and sim.rates.partner_ok[e, lat.site_type[s]] for s in partners)
+    return out

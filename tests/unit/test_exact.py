@@ -4,7 +4,7 @@ import pytest
 
 from kmc_ald.engine.solvers.exact import ExactSolver
 from kmc_ald.simulation import Simulation
-from tests.support.models import scenario
+from tests.support.models import reference_site_rates, scenario
 
 RICH = """
 species: [A, B, C]
@@ -35,30 +35,6 @@ events:
 
 def rich(**kw):
     return scenario(RICH, lattice="triangular", size=12, duration="10 s", **kw)
-
-
-def reference_site_rates(sim) -> np.ndarray:
-    """Every site's total rate, recounted from the rules in plain Python."""
-    lat, mech, occ = sim.lattice, sim.mechanism, sim.state.occupation
-    rate = sim.rates.rate[sim.solver._phase]
-    near, dist = lat.shells(max(1, mech.max_footprint))
-    out = np.zeros(lat.n_sites)
-    for i in range(lat.n_sites):
-        for e in range(mech.n_events):
-            if occ[i] != mech.site_in[e, 0]:
-                continue
-            f = mech.footprint[e]
-            shell = [s for s, d in zip(near[i], dist[i]) if 1 <= d <= f]
-            if any((int(mech.block_mask[e]) >> int(occ[s])) & 1 for s in shell):
-                continue
-            nbs = lat.neighbours[i]
-            n = sum((int(mech.count_mask[e]) >> int(occ[s])) & 1 for s in nbs)
-            r = rate[e, lat.site_type[i], n]
-            if mech.sites_per_event[e] == 1:
-                out[i] += r
-            else:
-                out[i] += r * sum(occ[s] == mech.site_in[e, 1] for s in nbs)
-    return out
 
 
 def test_incremental_rates_equal_a_recount_from_the_rules():

@@ -188,6 +188,7 @@ class CupyEnsemble(_OnDevice):
             "accept": d(moves.accept), "max_size": moves.max_size,
             "translations": d(moves.translations),
             "n_translations": moves.translations.shape[0], "pinned": d(u8(moves.pinned)),
+            "partner_shell": d(events.partner_shell), "partner_ok": d(events.partner_ok),
             "n_replicas": g, "tree": xp.zeros((g, problem.tree_size)),
             "tree_size": problem.tree_size, "first_leaf": problem.first_leaf,
         }

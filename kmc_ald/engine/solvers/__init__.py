@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from kmc_ald.errors import BackendUnavailableError, KmcAldError, ScenarioError
 from kmc_ald.model.compile import Model, sweep_schedule, thresholds
 from kmc_ald.scenario.schema import Run
@@ -68,6 +70,12 @@ def parallel_unsupported(model: Model, *, replicas: int = 1, backend: str = "cpu
         return Unsupported("cluster migration runs with the exact solver; use --solver "
                            "exact or remove cluster_migration", ("cluster_migration",))
     rates, mechanism = model.rates, model.mechanism
+    reaching = np.flatnonzero((mechanism.partner_shell > 1) | ~rates.partner_ok.all(axis=1))
+    if reaching.size:
+        e = int(reaching[0])
+        return Unsupported(f"event {mechanism.event_names[e]!r} finds its partner beyond the "
+                           "nearest neighbours or on given site types (partner); that runs with "
+                           "the exact solver", ("events", e, "partner"))
     for p, name in enumerate(rates.phase_names):
         rate, duration = rates.rate[p], float(rates.durations[p])
         try:

@@ -129,7 +129,7 @@ class ParallelSolver:
         keys = np.array([split_seed((seed + r) % 2**64) for r in range(replicas)], dtype=np.uint32)
         self.problem = DeviceProblem(
             members=self.classes.members, class_offsets=self.classes.offsets,
-            sites=site_tables(lattice, mechanism.max_footprint), events=event_tables(mechanism),
+            sites=site_tables(lattice, mechanism.max_footprint), events=event_tables(mechanism, model.rates),
             keys=keys, domain_size=domain_size)
         self._phase = -1
 
