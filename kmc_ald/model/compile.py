@@ -26,8 +26,8 @@ i, or with ``partner.shell: s`` a site s neighbour hops away (``Lattice.shells``
 
 Here ``t`` is the type of the event's (first) site, and ``n`` the number of its nearest
 neighbours (``Lattice.n_nearest``: on a stacked lattice those in its layer, below and above) that
-hold one of the species the event's ``bonds`` count; outside ``bonds.min..bonds.max`` the rate is
-zero.
+hold one of the species the event's ``bonds`` count; outside ``bonds.min..bonds.max`` (each a
+number, or one per site type t) the rate is zero.
 """
 from __future__ import annotations
 
@@ -262,13 +262,18 @@ def _check_conserved(scenario: Scenario, species: tuple[str, ...]) -> None:
         raise scenario.problems(problems)
 
 
+def _check_type_keys(values: dict, names: tuple[str, ...], loc: tuple, problems: list) -> None:
+    """Each key of a per-site-type mapping is a site type of the lattice or the default."""
+    for key in values:
+        if key != DEFAULT_KEY and key not in names:
+            problems.append(((*loc, key), key, f"site type {key!r} does not exist on this "
+                             f"substrate (site types: {', '.join(names)}; or '{DEFAULT_KEY}')"))
+
+
 def _per_type(values: dict[str, float], names: tuple[str, ...], loc: tuple, problems: list,
               ) -> np.ndarray:
     """Expand ``{default: x, <type>: y}`` to one value per site type of the lattice."""
-    unknown = [k for k in values if k != DEFAULT_KEY and k not in names]
-    for key in unknown:
-        problems.append(((*loc, key), key, f"site type {key!r} does not exist on this substrate "
-                         f"(site types: {', '.join(names)}; or '{DEFAULT_KEY}')"))
+    _check_type_keys(values, names, loc, problems)
     missing = [n for n in names if n not in values]
     if missing and DEFAULT_KEY not in values:
         problems.append((loc, None, f"no value for site type(s) {', '.join(missing)}: give "
@@ -298,11 +303,9 @@ def compile_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) ->
             partner_ok[e] = _type_mask(event.partner.site_types, names,
                                        (*loc, "partner", "site_types"), problems)
         bond_energy = event.bonds.energy if event.bonds else 0.0
-        allowed = np.ones(z + 1, dtype=bool)
+        allowed = np.ones((n_t, z + 1), dtype=bool)  # [site type, bonds]
         if event.bonds is not None:
-            allowed = n_bonds >= event.bonds.min
-            if event.bonds.max is not None:
-                allowed &= n_bonds <= event.bonds.max
+            allowed = _bond_windows(event.bonds, names, z, (*loc, "bonds"), problems)
         if event.rate is not None:
             prefactor = _per_type(event.rate.A, names, (*loc, "rate", "A"), problems)
             barrier = _per_type(event.rate.Ea, names, (*loc, "rate", "Ea"), problems)
@@ -325,7 +328,7 @@ def compile_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) ->
                 mass = scenario.gases[gas].molecular_mass()
                 impacts = hertz_knudsen_flux(p_gas, temperatures[p], mass) * lattice.site_area
                 channel = impacts * np.minimum(prefactor[:, None] * factor, 1.0)
-            rate[p, e] = channel * allowed[None, :] * on_type[:, None]
+            rate[p, e] = channel * allowed * on_type[:, None]
     pinned = _migration_rates(scenario, mechanism, lattice, rate, temperatures, problems)
     for site_type in scenario.substrate.initial:
         if site_type not in names:
@@ -340,6 +343,20 @@ def compile_rates(scenario: Scenario, mechanism: Mechanism, lattice: Lattice) ->
     return RateTables(tuple(ph.name for ph in recipe.phases),
                       np.array([ph.duration for ph in recipe.phases]), temperatures,
                       pressures, rate, pinned, partner_ok)
+
+
+def _bond_windows(bonds, names: tuple[str, ...], z: int, loc: tuple, problems: list
+                  ) -> np.ndarray:
+    """bool [n_site_types, z + 1]: the bond counts at which the event can happen, per site
+    type (``bonds.min`` and ``bonds.max``, each a number or per site type)."""
+    for field in ("min", "max"):
+        _check_type_keys(getattr(bonds, field) or {}, names, (*loc, field), problems)
+    n = np.arange(z + 1)
+    out = np.ones((len(names), z + 1), dtype=bool)
+    for t, name in enumerate(names):
+        low, high = bonds.limits(name)
+        out[t] = (n >= low) & (n <= (z if high is None else high))
+    return out
 
 
 def _type_mask(wanted: list[str], names: tuple[str, ...], loc: tuple, problems: list

@@ -267,14 +267,7 @@ class Substrate(Strict):
                 "substrate", "a substrate read from a structure ('from') takes its sites, "
                 "neighbours and site types from the file; remove {keys}",
                 {"keys": ", ".join(built_in)})
-        if self.format == "spparks" and (self.cutoff is not None or self.sites is not None):
-            raise PydanticCustomError(
-                "substrate", "a SPPARKS site file lists every site and its neighbours; "
-                "'sites' and 'cutoff' apply to structures ASE reads")
-        if self.box is not None and self.format not in (None, "spparks"):
-            raise PydanticCustomError("substrate", "'box' rescales a SPPARKS site file; a "
-                                      "structure ASE reads has its cell")
-        return self
+        return self  # what suits the file's format is checked where it is read
 
     @model_validator(mode="after")
     def _stack_on_triangular(self) -> Substrate:
@@ -330,23 +323,44 @@ class Arrhenius(Strict):
     T0: Temperature = 1.0
 
 
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"a number of bonds is a whole number >= 0, got {value!r}")
+    return value
+
+
+#: A bond count per site type: a whole number, or ``{default: n, <site type>: m}``; a site type
+#: not named keeps the plain limit (no minimum, no maximum).
+PerTypeCount = Annotated[dict[str, int], _per_site_type(_count)]
+
+
 class Bonds(Strict):
     """Bond counting: each neighbour of the event's site holding one of ``with`` adds ``energy``
     to the barrier; below ``min`` or above ``max`` such neighbours the event cannot happen (``min:
-    1`` makes an event autocatalytic: it needs a neighbour of its own kind)."""
+    1`` makes an event autocatalytic: it needs a neighbour of its own kind). Either limit may be
+    given per site type, e.g. ``min: {Hf: 4}, max: {Hf: 4}`` for exactly four on Hf sites."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     with_: list[Name] = Field(alias="with", min_length=1)
     energy: Energy = 0.0
-    min: int = Field(default=0, ge=0)
-    max: int | None = Field(default=None, ge=0)
+    min: PerTypeCount = Field(default_factory=lambda: {DEFAULT_KEY: 0})
+    max: PerTypeCount | None = None
+
+    def limits(self, site_type: str) -> tuple[int, int | None]:
+        """(min, max) bonds on sites of ``site_type`` (max None: no maximum)."""
+        low = self.min.get(site_type, self.min.get(DEFAULT_KEY, 0))
+        high = None if self.max is None else self.max.get(site_type, self.max.get(DEFAULT_KEY))
+        return low, high
 
     @model_validator(mode="after")
     def _min_below_max(self) -> Bonds:
-        if self.max is not None and self.min > self.max:
-            raise PydanticCustomError("bonds_range", "bonds.min ({min}) is above bonds.max "
-                                      "({max}): the event could never happen",
-                                      {"min": self.min, "max": self.max})
+        for key in dict.fromkeys([DEFAULT_KEY, *self.min, *(self.max or {})]):
+            low, high = self.limits(key)
+            if high is not None and low > high:
+                where = "" if key == DEFAULT_KEY else f" on {key} sites"
+                raise PydanticCustomError(
+                    "bonds_range", "bonds.min ({min}) is above bonds.max ({max}){where}: the "
+                    "event could never happen", {"min": low, "max": high, "where": where})
         return self
 
 

@@ -125,12 +125,12 @@ def _check_graph(table: np.ndarray, what: str) -> None:
     i = np.repeat(np.arange(table.shape[0]), table.shape[1])
     j = table.ravel()
     i, j = i[j >= 0], j[j >= 0]
-    forward = set(zip(i.tolist(), j.tolist()))
-    one_way = next(((a, b) for a, b in forward if (b, a) not in forward), None)
-    if one_way is not None:
-        raise ScenarioError(f"{what}: site index {one_way[1]} is a neighbour of site "
-                            f"index {one_way[0]} but not the other way round; neighbours go both "
-                            "ways")
+    n = np.int64(table.shape[0])
+    missing = ~np.isin(j.astype(np.int64) * n + i, i * n + j.astype(np.int64))
+    if missing.any():
+        a, b = int(i[missing][0]), int(j[missing][0])
+        raise ScenarioError(f"{what}: site index {b} is a neighbour of site index {a} but not "
+                            "the other way round; neighbours go both ways")
 
 
 def _cell(cell: np.ndarray) -> np.ndarray:

@@ -121,6 +121,32 @@ def test_arrhenius_with_bond_counting_and_site_types():
     assert rates.temperatures.tolist() == [523.15, 373.15]
 
 
+def test_bond_windows_per_site_type():
+    """``min``/``max`` per site type: exactly one Pt neighbour on vacancies, at most two on the
+    others (the default); the energy per bond is the same on both."""
+    _, lattice, _, rates = _compile(TEXT.replace("max: 2}", "min: {vacancy: 1}, "
+                                                 "max: {default: 2, vacancy: 1}}"))
+    vac = lattice.site_type_names.index("vacancy")
+    for t in range(len(lattice.site_type_names)):
+        window = [1] if t == vac else [0, 1, 2]
+        open_ = rates.rate[0, 1, t] > 0
+        assert np.flatnonzero(open_).tolist() == window, lattice.site_type_names[t]
+    kT = KB_EV_PER_K * 523.15
+    assert rates.rate[0, 1, vac, 1] == pytest.approx(1e12 * math.exp(-(1.5 + 0.25) / kT))
+
+
+@pytest.mark.parametrize("bonds, message", [
+    ("max: {vacany: 1}}", r"events\[1\].bonds.max.vacany = 'vacany'\n.*site type 'vacany' "
+     r"does not exist"),
+    ("min: {vacancy: 3}, max: 2}", r"bonds.min \(3\) is above bonds.max \(2\) on vacancy "
+     r"sites"),
+    ("min: {vacancy: -1}}", r"(?s)events\[1\].bonds.min.*a number of bonds is a whole number >= 0"),
+])
+def test_bad_bond_windows_are_located(bonds, message):
+    with pytest.raises(ScenarioError, match=message):
+        _compile(TEXT.replace("max: 2}", bonds))
+
+
 def test_unknown_and_missing_site_types_are_located():
     text = TEXT.replace("vacancy: 0.5}", "vacancy: 0.5, vacany: 0.1}")
     with pytest.raises(ScenarioError, match=r"events\[0\].sticking.vacany = 'vacany'\n.*site type "
