@@ -330,7 +330,10 @@ def _print_cycles(sim, cycles: dict) -> None:
     for c, (_, header, _) in enumerate(columns):
         table.add_column(header.format(el=element), justify="right", no_wrap=c == 0)
     for k in shown:
-        values = [fmt.format(float(np.mean(cycles[name][k]))) for name, _, fmt in columns]
+        means = [float(mean_sem(np.atleast_1d(cycles[name][k]), axis=0)[0]) for name, _, _ in
+                 columns]  # a cluster mean: of the replicas that have clusters
+        values = [fmt.format(m) if np.isfinite(m) else "-" for m, (_, _, fmt) in
+                  zip(means, columns)]
         if replicas > 1:
             sem = float(mean_sem(cycles["deposited"][k], axis=0)[1])
             values[0] += f" ± {sem:.2g}"

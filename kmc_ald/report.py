@@ -438,9 +438,10 @@ def _markdown(ctx: _Context, figures: list[Path], path: Path) -> Path:
         for name in ("cycle", "deposited", "growth", "growth_thickness", "growth_mass",
                      "thickness", *particles):
             if name in run.cycles:
-                values = np.asarray(run.cycles[name][-1], dtype=float)
-                text = (f"{values.mean():.4g}" if values.ndim == 0 or values.size == 1
-                        else f"{values.mean():.4g} ± {mean_sem(values, 0)[1]:.2g}")
+                values = np.atleast_1d(np.asarray(run.cycles[name][-1], dtype=float))
+                mean, sem = mean_sem(values, 0)  # of the replicas where it is defined
+                text = ("undefined (no clusters)" if not np.isfinite(mean) else
+                        f"{mean:.4g}" if values.size == 1 else f"{mean:.4g} ± {sem:.2g}")
                 lines.append(f"| {name} | {text} | {units.get(name, '')} |")
         _, growth, _ = _per_cycle(ctx, "growth")
         delay = nucleation_delay(growth)

@@ -18,7 +18,9 @@ follow the usual experimental observables, so numbers compare directly with pape
   equivalent diameter of a hemisphere of the bulk's atomic volume, d = 2 (3 N v / 2 pi)^(1/3),
   and projected-area diameter, d = 2 sqrt(A / pi) with A the area of the surface sites it covers
   (what TEM measures);
-  ``single_atom_fraction`` = atoms in clusters of one atom / all cluster atoms;
+  ``single_atom_fraction`` = atoms in clusters of one atom / all cluster atoms; the cluster
+  means and this fraction are NaN on a surface without clusters, and :func:`mean_sem` averages
+  over the replicas that have some;
 * ``size_distribution``: clusters per size bin; bin k holds sizes 2^k .. 2^(k+1) - 1 atoms;
 * ``anchoring_occupied``: fraction of anchoring sites (``deposit.anchoring``) holding the element;
 * ``coverage_end_of_phase``: fraction of surface sites per species at the end of each phase;
@@ -153,7 +155,9 @@ class CycleStatistics:
         d_proj = 2.0 * np.sqrt(sites * self.lattice.site_area / np.pi) / 10.0
         bins = np.minimum(np.floor(np.log2(np.maximum(sizes, 1))).astype(int), SIZE_BINS - 1)
         n_anchor = int(self.anchoring.sum())
-        mean = (lambda x: float(x.mean())) if n_clusters else (lambda x: 0.0)
+        # without clusters their means are undefined (NaN), not 0: averaged over replicas, a
+        # 0 would pull the mean towards an empty surface
+        mean = (lambda x: float(x.mean())) if n_clusters else (lambda x: np.nan)
         return {
             "cycle": np.int64(cycle),
             "time": np.float64(time),
@@ -172,7 +176,7 @@ class CycleStatistics:
             "mean_projected_diameter": np.float64(mean(d_proj)),
             "largest_cluster": np.int64(sizes.max(initial=0)),
             "single_atom_fraction": np.float64(sizes[sizes == 1].sum() / sizes.sum()
-                                               if sizes.sum() else 0.0),
+                                               if sizes.sum() else np.nan),
             "anchoring_occupied": np.float64(np.count_nonzero(held & self.anchoring) / n_anchor
                                              if n_anchor else 0.0),
             "size_distribution": np.bincount(bins, minlength=SIZE_BINS).astype(np.int64),
@@ -183,11 +187,18 @@ class CycleStatistics:
 
 
 def mean_sem(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard error of the mean over ``axis`` (the replicas); zero error for one."""
+    """Mean and standard error of the mean over ``axis`` (the replicas), of the replicas where
+    the value is defined (NaN: a cluster mean without clusters); zero error from one replica,
+    NaN from none."""
     values = np.asarray(values, dtype=float)
-    n = values.shape[axis]
-    mean = values.mean(axis=axis)
-    sem = values.std(axis=axis, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(mean)
+    defined = np.isfinite(values)
+    n = defined.sum(axis=axis)
+    total = np.where(defined, values, 0.0).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / n
+        dev = np.where(defined, values - np.expand_dims(mean, axis), 0.0)
+        sem = np.sqrt((dev ** 2).sum(axis=axis) / (n - 1) / n)
+    sem = np.where(n == 1, 0.0, sem)
     return mean, sem
 
 

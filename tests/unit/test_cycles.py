@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from kmc_ald.analysis.cycles import AVOGADRO, CycleStatistics, nucleation_delay
+from kmc_ald.analysis.cycles import AVOGADRO, CycleStatistics, mean_sem, nucleation_delay
 from kmc_ald.errors import ScenarioError
 from kmc_ald.io.runfile import read_run
 from kmc_ald.model.compile import compile_mechanism
@@ -102,6 +102,26 @@ def test_stiffness_refuses_replicas():
     sc = loads_scenario(TEXT + "run: {solver: parallel, stiffness: {separation: 100}}\n", "t.yaml")
     with pytest.raises(ScenarioError, match=r"(?s)run.stiffness.*one surface at a time, not 4 replicas"):
         Simulation(sc, replicas=4)
+
+
+def test_cluster_means_of_an_empty_surface_are_undefined_and_left_out_of_replica_means():
+    """A bare surface has no mean cluster size (NaN, not 0); over replicas the mean and its
+    error come from the replicas that have clusters."""
+    sc = loads_scenario(TEXT, "t.yaml")
+    lat, mech = lattice_for(sc), compile_mechanism(sc)
+    stats = CycleStatistics(sc.deposit, lat, mech, {"MX2": "PtCl2", "X2": "Cl2"})
+    row = stats.row(1, 0.2, np.zeros(64, dtype=np.uint8), np.array([0]), 0.0, np.zeros((2, 2)))
+    for key in ("mean_cluster_size", "mean_diameter", "mean_projected_diameter",
+                "single_atom_fraction"):
+        assert np.isnan(row[key]), key
+    assert row["clusters"] == 0.0 and row["largest_cluster"] == 0
+    mean, sem = mean_sem(np.array([[1.0, np.nan], [2.0, np.nan], [np.nan, np.nan]]), axis=0)
+    assert mean[0] == pytest.approx(1.5) and sem[0] == pytest.approx(0.5)
+    assert np.isnan(mean[1]) and np.isnan(sem[1])
+    one = mean_sem(np.array([[4.0]]), axis=0)
+    assert one[0][0] == 4.0 and one[1][0] == 0.0  # one replica: no spread to estimate
+    mean, sem = mean_sem(np.arange(6.0).reshape(3, 2), axis=0)
+    np.testing.assert_allclose(sem, np.arange(6.0).reshape(3, 2).std(axis=0, ddof=1) / np.sqrt(3))
 
 
 def test_bonds_min_above_max_is_rejected():

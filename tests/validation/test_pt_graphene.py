@@ -14,6 +14,7 @@ import pytest
 from ase.formula import Formula
 
 from kmc_ald.analysis.clusters import cluster_labels
+from kmc_ald.analysis.cycles import mean_sem
 from kmc_ald.scenario.load import load_scenario
 from kmc_ald.simulation import Simulation
 from tests.conftest import ROOT
@@ -30,8 +31,8 @@ def run():
 
 def _stat(run, key, cycle):
     """Mean over replicas at a cycle, and its standard error."""
-    x = np.asarray(run[1].cycles[key], dtype=float)[cycle - 1]
-    return x.mean(), x.std(ddof=1) / np.sqrt(x.size)
+    mean, sem = mean_sem(np.asarray(run[1].cycles[key], dtype=float)[cycle - 1], axis=0)
+    return float(mean), float(sem)
 
 
 def _grows(run, key, first, last):

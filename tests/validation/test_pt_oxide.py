@@ -14,6 +14,7 @@ cell), 100 mbar s for 120 cycles (about 1,800 Pt atoms); the film on 3 nm x 3 nm
 import numpy as np
 import pytest
 
+from kmc_ald.analysis.cycles import mean_sem
 from kmc_ald.analysis.growth import growth_type, steady_line
 from kmc_ald.scenario.load import load_scenario
 from kmc_ald.simulation import Simulation
@@ -56,8 +57,8 @@ def film():
 
 def _at(runs, exposure, key, cycle):
     """Mean and standard error over replicas of a per-cycle column at a cycle."""
-    x = _replica_axis(runs[exposure][1].cycles[key])[:, cycle - 1]
-    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else 0.0
+    mean, sem = mean_sem(_replica_axis(runs[exposure][1].cycles[key])[:, cycle - 1], axis=0)
+    return float(mean), float(sem)
 
 
 def _events(sim, name):
