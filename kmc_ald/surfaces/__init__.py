@@ -66,8 +66,12 @@ def _structure_lattice(scenario: Scenario) -> Lattice:
     """The lattice of ``substrate.from``; a problem is located at the option it concerns."""
     from pathlib import Path
 
-    from kmc_ald.scenario.schema import STRUCTURE_OPTIONS
-    from kmc_ald.surfaces.structure import SPPARKS, is_spparks_sites, read_structure
+    from kmc_ald.surfaces.structure import (
+        SPPARKS,
+        StructureError,
+        is_spparks_sites,
+        read_structure,
+    )
 
     sub = scenario.substrate
     path = Path(sub.from_).expanduser()
@@ -77,21 +81,21 @@ def _structure_lattice(scenario: Scenario) -> Lattice:
         if spparks:
             for key in ("sites", "cutoff"):
                 if getattr(sub, key) is not None:
-                    raise ScenarioError(f"{key}: {path} is a SPPARKS site file, which lists "
-                                        "every site and its neighbours; remove it")
+                    raise StructureError(key, f"{path} is a SPPARKS site file, which lists "
+                                              "every site and its neighbours; remove it")
             options.update(site_kinds=sub.site_kinds or "i1", box=sub.box)
             return read_structure(path, SPPARKS, **options)
         if sub.box is not None:
-            raise ScenarioError("box: it rescales a SPPARKS site file; a structure ASE reads "
-                                "has its own cell")
+            raise StructureError("box", "it rescales a SPPARKS site file; a structure ASE reads "
+                                        "has its own cell")
         if sub.cutoff is None:
-            raise ScenarioError("cutoff: a structure ASE reads needs the nearest-neighbour "
-                                "distance cutoff of its sites (e.g. 3.0 Å, or {Hf-O: 2.6 Å})")
+            raise StructureError("cutoff", "a structure ASE reads needs the nearest-neighbour "
+                                           "distance cutoff of its sites (e.g. 3.0 Å, or "
+                                           "{Hf-O: 2.6 Å})")
         options.update(cutoff=sub.cutoff, sites=sub.sites, site_kinds=sub.site_kinds or "element")
         return read_structure(path, sub.format, **options)
-    except ScenarioError as err:
-        text = str(err)
-        key, _, rest = text.partition(": ")
-        if key in STRUCTURE_OPTIONS and rest:
-            raise scenario.problems([(("substrate", key), getattr(sub, key), rest)]) from None
-        raise scenario.problems([(("substrate", "from"), sub.from_, text)]) from None
+    except StructureError as err:
+        raise scenario.problems([(("substrate", err.option), getattr(sub, err.option),
+                                  err.detail)]) from None
+    except ScenarioError as err:  # the file itself
+        raise scenario.problems([(("substrate", "from"), sub.from_, str(err))]) from None

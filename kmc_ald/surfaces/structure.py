@@ -37,6 +37,15 @@ if TYPE_CHECKING:
 STRUCTURE = "structure"
 #: The format name of SPPARKS site files (``substrate.format``).
 SPPARKS = "spparks"
+class StructureError(ScenarioError):
+    """A structure that cannot become a lattice because of one of its options (``option``:
+    ``cutoff``, ``sites``, ...); the message names the option, ``detail`` is the rest."""
+
+    def __init__(self, option: str, detail: str):
+        super().__init__(f"{option}: {detail}")
+        self.option, self.detail = option, detail
+
+
 _OPEN_HEIGHT = 20.0  # Å, the cell's third vector where a structure leaves it zero
 
 
@@ -56,9 +65,9 @@ def _site_types(values: np.ndarray, kind_names: dict | None, what: str
         present = {int(v) for v in values} if values.dtype.kind in "iu" else set()
         unused = [k for k in kind_names if k not in present]
         if unused:
-            raise ScenarioError(f"kind_names: {what} has no site with value(s) "
-                                f"{', '.join(map(str, unused))} (values present: "
-                                f"{', '.join(map(str, sorted(present))) or 'none'})")
+            raise StructureError("kind_names", f"{what} has no site with value(s) "
+                                               f"{', '.join(map(str, unused))} (values present: "
+                                               f"{', '.join(map(str, sorted(present))) or 'none'})")
     names = [_kind_name(v, kind_names) for v in values]
     order = tuple(dict.fromkeys(names))
     if len(order) > 255:
@@ -83,8 +92,8 @@ def _surface_layer(positions: np.ndarray, site_type: np.ndarray, names: tuple[st
     else:
         unknown = [s for s in surface if s not in names]
         if unknown:
-            raise ScenarioError(f"surface: site type {unknown[0]!r} is not in the structure "
-                                f"(site types: {', '.join(names)})")
+            raise StructureError("surface", f"site type {unknown[0]!r} is not in the structure "
+                                            f"(site types: {', '.join(names)})")
         on_top = np.isin(site_type, [names.index(s) for s in surface])
     return np.where(on_top, 0, 1).astype(np.int16)
 
@@ -192,8 +201,9 @@ def lattice_from_atoms(atoms: ase.Atoms, cutoff: float | dict[str, float], *,
             if not hit.any():
                 present = ", ".join(dict.fromkeys(symbols)) or "none"
                 what = f"tag {item}" if isinstance(item, int) else f"element {item!r}"
-                raise ScenarioError(f"sites: no atom of the structure has {what} (elements: "
-                                    f"{present}; tags: {', '.join(map(str, sorted(set(tags))))})")
+                tag_list = ", ".join(map(str, sorted(set(tags))))
+                raise StructureError("sites", f"no atom of the structure has {what} (elements: "
+                                              f"{present}; tags: {tag_list})")
             chosen |= hit
     index = np.flatnonzero(chosen)
     if site_kinds == "element":
@@ -205,9 +215,9 @@ def lattice_from_atoms(atoms: ase.Atoms, cutoff: float | dict[str, float], *,
     else:
         per_atom = [k for k, v in atoms.arrays.items() if np.asarray(v).ndim == 1
                     and k not in ("numbers",)]
-        raise ScenarioError(f"site_kinds: {site_kinds!r} is neither 'element', 'tag' nor a "
-                            f"per-atom array of the structure (arrays: "
-                            f"{', '.join(per_atom) or 'none'})")
+        raise StructureError("site_kinds", f"{site_kinds!r} is neither 'element', 'tag' nor a "
+                                           f"per-atom array of the structure (arrays: "
+                                           f"{', '.join(per_atom) or 'none'})")
     site_type, names = _site_types(values, kind_names, f"site_kinds {site_kinds!r}")
     sub = atoms[index]
     if isinstance(cutoff, dict):
@@ -215,8 +225,8 @@ def lattice_from_atoms(atoms: ase.Atoms, cutoff: float | dict[str, float], *,
         for key in cutoff:
             missing = [s for s in key.split("-") if s not in elements]
             if missing:
-                raise ScenarioError(f"cutoff: {key!r} names {missing[0]!r}, which no site is "
-                                    f"(site elements: {', '.join(sorted(elements))})")
+                raise StructureError("cutoff", f"{key!r} names {missing[0]!r}, which no site is "
+                                               f"(site elements: {', '.join(sorted(elements))})")
     if not np.any(sub.cell[2]):  # ASE's neighbour list needs a full cell; the third is open
         thickness = float(np.ptp(sub.positions[:, 2])) if len(sub) else 0.0
         sub.cell[2] = [0.0, 0.0, _OPEN_HEIGHT + thickness]
@@ -370,8 +380,9 @@ def read_spparks_sites(path: str | Path, *, site_kinds: str = "i1",
         width = min(len(w) for _, w in rows) - 1
         column = re.fullmatch(r"i(\d+)", site_kinds)
         if column is None or not 1 <= int(column.group(1)) <= width:
-            raise ScenarioError(f"site_kinds: {site_kinds!r} is not a Values column of {path} "
-                                f"(columns: {', '.join(f'i{c}' for c in range(1, width + 1))})")
+            columns = ", ".join(f"i{c}" for c in range(1, width + 1))
+            raise StructureError("site_kinds", f"{site_kinds!r} is not a Values column of "
+                                               f"{path} (columns: {columns})")
         c = int(column.group(1))
         values = np.zeros(n, dtype=np.int64)
         for k, words in rows:
