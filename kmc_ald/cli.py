@@ -305,6 +305,18 @@ _PARTICLE_COLUMNS = (("covered_fraction", "covered", "{:.2f}"), ("loading", "wt%
                      ("anchoring_occupied", "anchors", "{:.2f}"))
 
 
+def _event_label(name: str, e: int, mech, rates, lattice) -> str:
+    """An event's name, with where a two-site event finds its partner when that is not any
+    nearest neighbour."""
+    shell = int(mech.partner_shell[e])
+    allowed = rates.partner_ok[e]
+    where = [f"shell {shell}"] if shell > 1 else []
+    if shell and not allowed.all():
+        where.append("on " + ", ".join(n for n, ok in zip(lattice.site_type_names, allowed)
+                                       if ok))
+    return name + (f" (partner: {'; '.join(where)})" if where else "")
+
+
 def _print_doses(recipe) -> None:
     """Each pulse's exposure in the units ALD papers use."""
     from kmc_ald.analysis.growth import pulse_doses
@@ -391,7 +403,7 @@ def check(scenario: ScenarioArg, overrides: SetOpt = None) -> None:
         if not rows:
             rows = [("any", "", *("0" for _ in range(n_phases)))]
         for k, row in enumerate(rows):
-            table.add_row(event if k == 0 else "", *row)
+            table.add_row(_event_label(event, e, mech, rates, lattice) if k == 0 else "", *row)
     out.print(table)
     refusal = _print_solver_support(model)
     if sc.run.solver == "parallel":

@@ -461,7 +461,8 @@ def reachable_species(model: Model) -> np.ndarray:
                 if not can[t, a_out]:
                     can[t, a_out] = changed = True
                 if mechanism.sites_per_event[e] == 2:
-                    partners = can[:, b] & ~can[:, b_out]  # a neighbour of any type holding b
+                    # a partner of an allowed type holding b
+                    partners = can[:, b] & ~can[:, b_out] & rates.partner_ok[e]
                     if partners.any():
                         can[partners, b_out] = changed = True
     return can

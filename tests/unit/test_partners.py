@@ -12,6 +12,7 @@ import pytest
 
 from kmc_ald.engine.solvers import parallel_unsupported
 from kmc_ald.errors import ScenarioError
+from kmc_ald.model.compile import reachable_species
 from kmc_ald.scenario.load import loads_scenario
 from kmc_ald.simulation import Simulation
 from tests.support.models import reference_site_rates, scenario
@@ -96,6 +97,22 @@ def test_a_second_shell_hop_never_leaves_its_sublattice(tmp_path):
             assert hopped > 1000 and bool((occ[hf] == 0).all()) == stays, partner
 
 
+def test_species_reach_only_the_site_types_their_events_allow(tmp_path):
+    """Landing on O and hopping onto O only, A can never sit on Hf; hopping onto any type it
+    can (what ``kmc-ald check`` and the compile's checks read)."""
+    for partner, on_hf in (("partner: {site_types: [O]}", False), ("partner: {shell: 1}", True)):
+        sc = hfo2_scenario(tmp_path, "species: [A]\nevents:\n"
+                           '  - {name: land, equation: "* -> A", rate: {A: 1 1/s}, '
+                           'site_types: [O]}\n'
+                           '  - {name: hop, equation: "A + * -> * + A", rate: {A: 1 1/s}, '
+                           + partner + "}\nrecipe: {temperature: 300 K, cycles: 1, phases: "
+                           "[{name: run, duration: 1 s}]}\n")
+        sim = Simulation(sc)
+        can = reachable_species(sim.model)
+        hf, o = (sim.lattice.site_type_names.index(n) for n in ("Hf", "O"))
+        assert can[o, 1] and bool(can[hf, 1]) == on_hf, partner
+
+
 def test_every_ensemble_replica_equals_the_serial_solver_with_farther_partners(
         ensemble_backend, tmp_path):
     """Second- and third-shell partners and partner types through every ensemble backend,
@@ -115,6 +132,22 @@ def test_the_parallel_solver_refuses_farther_partners_with_the_reason(tmp_path):
     sim = Simulation(hfo2_scenario(tmp_path))
     why = parallel_unsupported(sim.model)
     assert why is not None and "far_hop" in why.reason and why.path == ("events", 1, "partner")
+
+
+def test_check_shows_where_each_pair_finds_its_partner(tmp_path):
+    from typer.testing import CliRunner
+
+    from kmc_ald.cli import app
+    hfo2_scenario(tmp_path)
+    (tmp_path / "partners.yaml").write_text("description: partners\nsubstrate: {from: "
+                                            "hfo2.extxyz, cutoff: {Hf-O: 2.5 Å}}\n" + MIXED)
+    result = CliRunner().invoke(app, ["check", str(tmp_path / "partners.yaml")],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for label in ("far_hop (partner: shell 2)", "near_hop (partner: on Hf)",
+                  "far_pair (partner: shell 2; on O)", "third (partner: shell 3)"):
+        assert label in result.output, result.output
+    assert "exact solver" in result.output  # the parallel solver's refusal, with the reason
 
 
 def test_an_event_and_its_reverse_share_the_partner_shell(tmp_path):
