@@ -67,3 +67,16 @@ def reference_site_rates(sim) -> np.ndarray:
             out[i] += r * sum(occ[s] == mech.site_in[e, 1]
                               and sim.rates.partner_ok[e, lat.site_type[s]] for s in partners)
     return out
+
+
+def ensemble_equal_to_serial(sc, seed: int, replicas: int = 3) -> Simulation:
+    """Run ``replicas`` replicas as one ensemble and each alone with the serial exact solver;
+    assert they end on the same surface with the same event counts; the ensemble run."""
+    sim = Simulation(sc, seed=seed, replicas=replicas, backend="cpu")
+    sim.run()
+    for r in range(replicas):
+        alone = Simulation(sc, seed=seed + r)
+        alone.run()
+        np.testing.assert_array_equal(sim.state.occupation[r], alone.state.occupation)
+        np.testing.assert_array_equal(sim.state.event_counts[r], alone.state.event_counts)
+    return sim

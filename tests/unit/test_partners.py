@@ -15,7 +15,7 @@ from kmc_ald.errors import ScenarioError
 from kmc_ald.model.compile import reachable_species
 from kmc_ald.scenario.load import loads_scenario
 from kmc_ald.simulation import Simulation
-from tests.support.models import reference_site_rates, scenario
+from tests.support.models import ensemble_equal_to_serial, reference_site_rates, scenario
 
 ase = pytest.importorskip("ase")
 from tests.unit.test_structure import monoclinic_hfo2  # noqa: E402
@@ -117,14 +117,7 @@ def test_every_ensemble_replica_equals_the_serial_solver_with_farther_partners(
         ensemble_backend, tmp_path):
     """Second- and third-shell partners and partner types through every ensemble backend,
     kernels/ensemble.cu (host shim) included: each replica is the serial run."""
-    sc = hfo2_scenario(tmp_path)
-    sim = Simulation(sc, seed=8, replicas=3, backend="cpu")
-    sim.run()
-    for r in range(3):
-        alone = Simulation(sc, seed=8 + r)
-        alone.run()
-        np.testing.assert_array_equal(sim.state.occupation[r], alone.state.occupation)
-        np.testing.assert_array_equal(sim.state.event_counts[r], alone.state.event_counts)
+    sim = ensemble_equal_to_serial(hfo2_scenario(tmp_path), seed=8)
     assert (sim.state.event_counts > 0).all()
 
 

@@ -22,6 +22,7 @@ from kmc_ald.surfaces.structure import (
     spparks_site_text,
 )
 from tests.conftest import SCENARIOS
+from tests.support.models import ensemble_equal_to_serial
 
 ase = pytest.importorskip("ase")
 from ase.build import graphene  # noqa: E402
@@ -175,14 +176,7 @@ recipe:
   cycles: 2
   phases: [{name: run, duration: 0.5 s}]
 """
-    sc = loads_scenario(text, "mixed.yaml", base=tmp_path)
-    sim = Simulation(sc, seed=5, replicas=3, backend="cpu")
-    sim.run()
-    for r in range(3):
-        alone = Simulation(sc, seed=5 + r)
-        alone.run()
-        np.testing.assert_array_equal(sim.state.occupation[r], alone.state.occupation)
-        np.testing.assert_array_equal(sim.state.event_counts[r], alone.state.event_counts)
+    sim = ensemble_equal_to_serial(loads_scenario(text, "mixed.yaml", base=tmp_path), seed=5)
     assert (sim.state.event_counts[:, 1:] > 10).all()
 
 
