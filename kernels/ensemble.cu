@@ -30,7 +30,7 @@ struct kmc_tables {
     const uint64_t* count_mask; const int32_t* footprint; const uint64_t* block_mask;
     uint64_t solid;
     const double* rate; int32_t n_types;  // this replica's point: [event][type][n_nearest + 1]
-    int32_t reach_width; const uint8_t* neighbour_dependent;
+    const int32_t* reach_radius; int32_t reach_depends; const uint8_t* neighbour_dependent;
     const uint8_t* migrating; uint64_t members; const double* accept; int32_t max_size;
     const int32_t* translations; int32_t n_translations; const uint8_t* pinned;
     int64_t n_sites;
@@ -230,9 +230,20 @@ KMC_DEVICE void tree_set(kmc_surface& w, int64_t i, double value)
     }
 }
 
-KMC_DEVICE void refresh(const kmc_tables& t, kmc_surface& w, int64_t x)
+// Hops around site k (0: i, 1: j) of event e whose rates its change can touch: the larger
+// radius of the species the site loses and gains (0 when no other site's events look at them).
+KMC_DEVICE int32_t change_radius(const kmc_tables& t, int32_t e, int32_t k)
 {
-    for (int32_t m = -1; m < t.reach_width; ++m) {
+    const int32_t a = t.reach_radius[t.site_in[2 * e + k]];
+    const int32_t b = t.reach_radius[t.site_out[2 * e + k]];
+    return a > b ? a : b;
+}
+
+// Recompute the rates a change at x can have changed: x and the sites within r hops of it.
+KMC_DEVICE void refresh(const kmc_tables& t, kmc_surface& w, int64_t x, int32_t r)
+{
+    const int32_t reach = t.near_count[x * t.near_count_width + r];
+    for (int32_t m = -1; m < reach; ++m) {
         const int64_t y = m < 0 ? x : (int64_t)t.near[x * t.near_width + m];
         if (y < 0 || (m >= 0 && !t.neighbour_dependent[w.occ[y]])) continue;
         const double r = site_rate(t, y, w.occ);
@@ -386,7 +397,8 @@ KMC_DEVICE int32_t advance_surface(const kmc_tables& t, kmc_surface& w, int64_t*
             executed += 1;
             const int32_t* shift = t.translations + d * t.n_sites;
             for (int64_t m = 0; m < 2 * n; ++m) {  // the old sites, then the new ones
-                refresh(t, w, m < n ? w.cluster[m] : (int64_t)shift[w.cluster[m - n]]);
+                refresh(t, w, m < n ? w.cluster[m] : (int64_t)shift[w.cluster[m - n]],
+                        t.reach_depends);
             }
             continue;
         }
@@ -394,8 +406,8 @@ KMC_DEVICE int32_t advance_surface(const kmc_tables& t, kmc_surface& w, int64_t*
         if (j >= 0) w.occ[j] = (uint8_t)t.site_out[2 * e + 1];
         counts[e] += 1;
         executed += 1;
-        refresh(t, w, i);
-        if (j >= 0) refresh(t, w, j);
+        refresh(t, w, i, change_radius(t, e, 0));
+        if (j >= 0) refresh(t, w, j, change_radius(t, e, 1));
     }
     *executed_out = executed;
     *rejected_out = rejected;
@@ -415,7 +427,8 @@ KMC_DEVICE int32_t advance_surface(const kmc_tables& t, kmc_surface& w, int64_t*
     const int32_t* KMC_RESTRICT site_out, const uint64_t* KMC_RESTRICT count_mask,            \
     const int32_t* KMC_RESTRICT footprint, const uint64_t* KMC_RESTRICT block_mask,           \
     uint64_t solid, const double* KMC_RESTRICT rate, int32_t n_types, int32_t n_events,       \
-    int32_t reach_width, const uint8_t* KMC_RESTRICT neighbour_dependent,                     \
+    const int32_t* KMC_RESTRICT reach_radius, int32_t reach_depends,                          \
+    const uint8_t* KMC_RESTRICT neighbour_dependent,                                          \
     const uint8_t* KMC_RESTRICT migrating, uint64_t members,                                  \
     const double* KMC_RESTRICT accept, int32_t max_size,                                      \
     const int32_t* KMC_RESTRICT translations, int32_t n_translations,                         \
@@ -427,7 +440,8 @@ KMC_DEVICE int32_t advance_surface(const kmc_tables& t, kmc_surface& w, int64_t*
                     near_width, near_count, near_count_width, support, support_width,         \
                     supported, supported_width, event_order, event_offset, event_sites,       \
                     site_in, site_out, count_mask, footprint, block_mask, solid, rate,        \
-                    n_types, reach_width, neighbour_dependent, migrating, members, accept,    \
+                    n_types, reach_radius, reach_depends, neighbour_dependent, migrating,     \
+                    members, accept,                                                          \
                     max_size, translations, n_translations, pinned, n_sites, partner_shell,   \
                     partner_ok};
 

@@ -64,9 +64,12 @@ class SumTree(NamedTuple):
 
 
 class Reach(NamedTuple):
-    """Which sites a change at a site x can change the rates of: x and ``near[x, :width]``."""
+    """Which sites a change at a site x can change the rates of: x and the sites within r hops,
+    ``near[x, :near_count[x, r]]``, where r is the larger ``radius`` of the species x held and
+    holds (a species no footprint, bond count or partner looks at changes x's rates only)."""
 
-    width: int
+    radius: np.ndarray  # int32 [n_species]: hops within which holding it matters to others
+    depends: int  # the largest radius: what a cluster move refreshes
     neighbour_dependent: np.ndarray  # bool [n_species]: rates of a site holding it can change
 
 
@@ -224,9 +227,9 @@ def build_tree(tree, occ, sites, events, rate):
 
 
 @njit(inline="always", **KERNEL)
-def _refresh(x, occ, sites, events, rate, tree, reach):
-    """Recompute the rates that a change at site x can have changed."""
-    for m in range(-1, reach.width):
+def _refresh(x, r, occ, sites, events, rate, tree, reach):
+    """Recompute the rates that a change at site x can have changed (those within r hops)."""
+    for m in range(-1, sites.near_count[x, r]):
         y = x if m < 0 else sites.near[x, m]
         if y < 0 or (m >= 0 and not reach.neighbour_dependent[occ[y]]):
             continue  # a site whose events ignore its neighbours keeps its rate
@@ -366,7 +369,7 @@ def advance_surface(occ, sites, events, rate, tree, reach, moves, scratch, event
             executed += 1
             for m in range(2 * n):  # the old sites, then the new ones
                 x = scratch.cluster[m] if m < n else translations[d, scratch.cluster[m - n]]
-                _refresh(x, occ, sites, events, rate, tree, reach)
+                _refresh(x, reach.depends, occ, sites, events, rate, tree, reach)
             continue
         occ[i] = events.site_out[e, 0]
         if j >= 0:
@@ -374,9 +377,12 @@ def advance_surface(occ, sites, events, rate, tree, reach, moves, scratch, event
         event_counts[e] += 1
         executed += 1
         # recompute the rates that depend on the changed sites
-        _refresh(i, occ, sites, events, rate, tree, reach)
+        radius = reach.radius
+        _refresh(i, max(radius[events.site_in[e, 0]], radius[events.site_out[e, 0]]), occ, sites,
+                 events, rate, tree, reach)
         if j >= 0:
-            _refresh(j, occ, sites, events, rate, tree, reach)
+            _refresh(j, max(radius[events.site_in[e, 1]], radius[events.site_out[e, 1]]), occ,
+                     sites, events, rate, tree, reach)
     return MORE, counter, executed, rejected
 
 
@@ -405,7 +411,9 @@ def problem_for(model) -> Problem:
         neighbour_dependent = np.ones_like(neighbour_dependent)
     sites = site_tables(lattice, max(mechanism.max_footprint, depends))
     moves = migration_tables(mechanism, lattice, model.rates)
-    reach = Reach(int(sites.near_count[:, depends].max(initial=0)), neighbour_dependent)
+    radius = (np.full(len(mechanism.species), depends, np.int32) if lattice.stacked
+              else mechanism.change_radius)
+    reach = Reach(radius, depends, neighbour_dependent)
     depth = 0
     while ARITY**depth < lattice.n_sites:
         depth += 1

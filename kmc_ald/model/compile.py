@@ -115,6 +115,26 @@ class Mechanism:
         return out
 
     @property
+    def change_radius(self) -> np.ndarray:
+        """int32 [n_species]: hops within which a site's taking or losing each species can
+        change another site's rates: the footprints that it blocks, 1 where bonds count it,
+        the partner shell of the two-site events that need it as the second species; 0 for a
+        species no event looks at on another site (a proton hopping between O sites need not
+        refresh the footprints four hops around)."""
+        out = np.zeros(len(self.species), dtype=np.int32)
+        for e in range(self.n_events):
+            for s in range(len(self.species)):
+                bit = np.uint64(1) << np.uint64(s)
+                if self.footprint[e] and self.block_mask[e] & bit:
+                    out[s] = max(out[s], self.footprint[e])
+                if self.count_mask[e] & bit:
+                    out[s] = max(out[s], 1)
+            if self.sites_per_event[e] > 1:
+                s = self.site_in[e, 1]
+                out[s] = max(out[s], self.partner_shell[e])
+        return out
+
+    @property
     def interaction_range(self) -> int:
         """Neighbour hops within which a site's state can change another site's rates."""
         pairs = int(self.partner_shell.max(initial=0))

@@ -365,10 +365,11 @@ class Bonds(Strict):
 
 
 class Footprint(Strict):
-    """Sites within ``shells`` neighbour hops must hold none of ``blocked_by`` (default: any
-    adsorbate) for the event to happen: steric exclusion of a bulky adsorbate."""
+    """Sites within ``shells`` neighbour hops of the event's (first) site must hold none of
+    ``blocked_by`` (default: any adsorbate) for the event to happen: steric exclusion of a bulky
+    adsorbate, or a site that is free only while nothing sits within reach of it."""
 
-    shells: int = Field(ge=0, le=3)
+    shells: int = Field(ge=0, le=4)
     blocked_by: list[Name] | None = None
 
 
@@ -444,10 +445,6 @@ class Event(Strict):
             raise PydanticCustomError(
                 "partner", "'partner' says where the second site of a two-site event is; "
                 "'{equation}' involves one site", {"equation": self.equation})
-        if self.footprint.shells and eq.n_sites != 1:
-            raise PydanticCustomError(
-                "footprint", "a footprint applies to one-site events; '{equation}' involves "
-                "two sites", {"equation": self.equation})
         return self
 
     @property

@@ -172,3 +172,63 @@ def test_bad_partners_are_located_errors(event, where, message, tmp_path):
         Simulation(hfo2_scenario(tmp_path, text))
     shown = str(err.value)
     assert where in shown and message in shown, shown
+
+
+FAR_READERS = """
+species: [A, B, C, D, E]
+events:
+  - {name: land, equation: "* -> A", rate: {A: 2 1/s}}
+  - {name: land_B, equation: "* -> B", rate: {A: 0.5 1/s}}
+  - {name: land_E, equation: "* -> E", rate: {A: 1 1/s}}
+  - name: guarded_hop
+    equation: "A + * -> * + A"
+    rate: {A: 30 1/s}
+    partner: {shell: 2}
+    footprint: {shells: 4, blocked_by: [B]}
+  - name: counted
+    equation: "A -> C"
+    rate: {A: 3 1/s}
+    bonds: {with: [E], min: 1}
+  - {name: pair_D, equation: "C + D -> D + D", rate: {A: 4 1/s}, partner: {shell: 3}}
+  - {name: seed_D, equation: "E -> D", rate: {A: 2 1/s}}
+  - {name: leave, equation: "E -> *", rate: {A: 1 1/s}}
+recipe:
+  temperature: 300 K
+  cycles: 2
+  phases: [{name: run, duration: 0.4 s}]
+"""
+
+
+def test_a_change_refreshes_the_sites_within_the_reach_of_what_it_changes(tmp_path):
+    """How far a site's change reaches follows what the others read: a species that blocks a
+    four-hop footprint reaches 4 hops, a counted one 1, a second-shell partner 2 (third: 3), an
+    unread one only its own site. After a run with a footprint on a pair event, every site's
+    rate equals the recount at every one of 40 stops of a run (so nothing the shorter reach
+    skips was needed)."""
+    sim = Simulation(hfo2_scenario(tmp_path, FAR_READERS), seed=5)
+    radius = dict(zip(sim.mechanism.species, sim.mechanism.change_radius))
+    assert radius == {"empty": 2, "A": 0, "B": 4, "C": 0, "D": 3, "E": 1}
+    sim.solver.start_phase(sim.state, 0)
+    for t in np.linspace(0.05, 2.0, 40):
+        sim.solver.advance(sim.state, t, False, 10**9)
+        np.testing.assert_allclose(sim.solver.site_rates(), reference_site_rates(sim),
+                                   rtol=1e-12, atol=0, err_msg=f"t = {t} s")
+    assert (sim.state.event_counts > 0).all(), dict(zip(sim.mechanism.event_names,
+                                                       sim.state.event_counts))
+
+
+def test_a_footprint_on_a_pair_event_guards_its_first_site(tmp_path):
+    """A two-site event with a footprint cannot start at a site with a blocker within the
+    footprint (4 hops), and can where the blocker is farther away (5 hops)."""
+    sim = Simulation(hfo2_scenario(tmp_path, FAR_READERS), seed=5)
+    lat, species, occ = sim.lattice, sim.mechanism.species, sim.state.occupation
+    near, dist = lat.shells(5)
+    i = 0
+    hop = sim.rates.rate[0, sim.mechanism.event_names.index("guarded_hop"), lat.site_type[i], 0]
+    for d, open_channels in ((4, 0), (5, int((dist[i] == 2).sum()))):
+        occ[:] = 0
+        occ[i] = species.index("A")
+        occ[near[i][dist[i] == d][0]] = species.index("B")
+        sim.solver.start_phase(sim.state, 0)
+        # A at i has no E neighbour, so the hop is its only open event
+        assert sim.solver.site_rates()[i] == pytest.approx(hop * open_channels, rel=1e-12), d

@@ -182,7 +182,7 @@ class CupyEnsemble(_OnDevice):
             "site_out": d(events.site_out), "count_mask": d(events.count_mask),
             "footprint": d(events.footprint), "block_mask": d(events.block_mask),
             "solid": events.solid, "n_events": len(events.sites_per_event),
-            "reach_width": problem.reach.width,
+            "reach_radius": d(problem.reach.radius), "reach_depends": problem.reach.depends,
             "neighbour_dependent": d(u8(problem.reach.neighbour_dependent)),
             "migrating": d(u8(moves.migrating)), "members": moves.members,
             "accept": d(moves.accept), "max_size": moves.max_size,
