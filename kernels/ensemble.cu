@@ -30,7 +30,8 @@ struct kmc_tables {
     const uint64_t* count_mask; const int32_t* footprint; const uint64_t* block_mask;
     uint64_t solid;
     const double* rate; int32_t n_types;  // this replica's point: [event][type][n_nearest + 1]
-    const int32_t* reach_radius; int32_t reach_depends; const uint8_t* neighbour_dependent;
+    const int32_t* reach_radius; int32_t reach_depends;
+    const uint64_t* reach_reads; int32_t reach_reads_width;  // [species][hops]: species read
     const uint8_t* migrating; uint64_t members; const double* accept; int32_t max_size;
     const int32_t* translations; int32_t n_translations; const uint8_t* pinned;
     int64_t n_sites;
@@ -122,10 +123,12 @@ KMC_DEVICE int64_t partner(const kmc_tables& t, int64_t i, int32_t e, int32_t d)
 
 KMC_DEVICE double open_rate(const kmc_tables& t, int64_t i, int32_t e, const uint8_t* occ)
 {
-    const int32_t f = t.footprint[e];
-    if (f > 0 && blocked(t, i, f, t.block_mask[e], occ)) return 0.0;
+    // the footprint is scanned last: a rate of 0 from the phase or the bond window needs none
     const int64_t n = bond_count(t, i, t.count_mask[e], occ);
-    return t.rate[((int64_t)e * t.n_types + t.site_type[i]) * (t.n_nearest + 1) + n];
+    const double r = t.rate[((int64_t)e * t.n_types + t.site_type[i]) * (t.n_nearest + 1) + n];
+    const int32_t f = t.footprint[e];
+    if (r != 0.0 && f > 0 && blocked(t, i, f, t.block_mask[e], occ)) return 0.0;
+    return r;
 }
 
 KMC_DEVICE double site_rate(const kmc_tables& t, int64_t i, const uint8_t* occ)
@@ -239,15 +242,31 @@ KMC_DEVICE int32_t change_radius(const kmc_tables& t, int32_t e, int32_t k)
     return a > b ? a : b;
 }
 
-// Recompute the rates a change at x can have changed: x and the sites within r hops of it.
-KMC_DEVICE void refresh(const kmc_tables& t, kmc_surface& w, int64_t x, int32_t r)
+// The species bits of site k's change (0: i, 1: j) in event e.
+KMC_DEVICE uint64_t change_bits(const kmc_tables& t, int32_t e, int32_t k)
 {
-    const int32_t reach = t.near_count[x * t.near_count_width + r];
-    for (int32_t m = -1; m < reach; ++m) {
-        const int64_t y = m < 0 ? x : (int64_t)t.near[x * t.near_width + m];
-        if (y < 0 || (m >= 0 && !t.neighbour_dependent[w.occ[y]])) continue;
-        const double r = site_rate(t, y, w.occ);
-        if (r != w.tree[w.first_leaf + y]) tree_set(w, y, r);
+    return (1ull << t.site_in[2 * e + k]) | (1ull << t.site_out[2 * e + k]);
+}
+
+// Recompute the rates a change at x (changed: the bits of the species it lost and gained) can
+// have changed: x's, and those of the sites within r hops that read one of them at their
+// distance from x (kmc_ald.engine.bkl._refresh).
+KMC_DEVICE void refresh(const kmc_tables& t, kmc_surface& w, int64_t x, int32_t r,
+                        uint64_t changed)
+{
+    const int32_t* count = t.near_count + x * t.near_count_width;
+    int32_t d = 1;
+    for (int32_t m = -1; m < count[r]; ++m) {
+        int64_t y = x;
+        if (m >= 0) {
+            while (m >= count[d]) ++d;
+            y = (int64_t)t.near[x * t.near_width + m];
+            if (y < 0 || !(t.reach_reads[(int64_t)w.occ[y] * t.reach_reads_width + d] & changed)) {
+                continue;
+            }
+        }
+        const double v = site_rate(t, y, w.occ);
+        if (v != w.tree[w.first_leaf + y]) tree_set(w, y, v);
     }
 }
 
@@ -398,7 +417,7 @@ KMC_DEVICE int32_t advance_surface(const kmc_tables& t, kmc_surface& w, int64_t*
             const int32_t* shift = t.translations + d * t.n_sites;
             for (int64_t m = 0; m < 2 * n; ++m) {  // the old sites, then the new ones
                 refresh(t, w, m < n ? w.cluster[m] : (int64_t)shift[w.cluster[m - n]],
-                        t.reach_depends);
+                        t.reach_depends, ~0ull);
             }
             continue;
         }
@@ -406,8 +425,8 @@ KMC_DEVICE int32_t advance_surface(const kmc_tables& t, kmc_surface& w, int64_t*
         if (j >= 0) w.occ[j] = (uint8_t)t.site_out[2 * e + 1];
         counts[e] += 1;
         executed += 1;
-        refresh(t, w, i, change_radius(t, e, 0));
-        if (j >= 0) refresh(t, w, j, change_radius(t, e, 1));
+        refresh(t, w, i, change_radius(t, e, 0), change_bits(t, e, 0));
+        if (j >= 0) refresh(t, w, j, change_radius(t, e, 1), change_bits(t, e, 1));
     }
     *executed_out = executed;
     *rejected_out = rejected;
@@ -428,7 +447,7 @@ KMC_DEVICE int32_t advance_surface(const kmc_tables& t, kmc_surface& w, int64_t*
     const int32_t* KMC_RESTRICT footprint, const uint64_t* KMC_RESTRICT block_mask,           \
     uint64_t solid, const double* KMC_RESTRICT rate, int32_t n_types, int32_t n_events,       \
     const int32_t* KMC_RESTRICT reach_radius, int32_t reach_depends,                          \
-    const uint8_t* KMC_RESTRICT neighbour_dependent,                                          \
+    const uint64_t* KMC_RESTRICT reach_reads, int32_t reach_reads_width,                      \
     const uint8_t* KMC_RESTRICT migrating, uint64_t members,                                  \
     const double* KMC_RESTRICT accept, int32_t max_size,                                      \
     const int32_t* KMC_RESTRICT translations, int32_t n_translations,                         \
@@ -440,7 +459,8 @@ KMC_DEVICE int32_t advance_surface(const kmc_tables& t, kmc_surface& w, int64_t*
                     near_width, near_count, near_count_width, support, support_width,         \
                     supported, supported_width, event_order, event_offset, event_sites,       \
                     site_in, site_out, count_mask, footprint, block_mask, solid, rate,        \
-                    n_types, reach_radius, reach_depends, neighbour_dependent, migrating,     \
+                    n_types, reach_radius, reach_depends, reach_reads, reach_reads_width,     \
+                    migrating,                                                                \
                     members, accept,                                                          \
                     max_size, translations, n_translations, pinned, n_sites, partner_shell,   \
                     partner_ok};

@@ -64,13 +64,15 @@ class SumTree(NamedTuple):
 
 
 class Reach(NamedTuple):
-    """Which sites a change at a site x can change the rates of: x and the sites within r hops,
-    ``near[x, :near_count[x, r]]``, where r is the larger ``radius`` of the species x held and
-    holds (a species no footprint, bond count or partner looks at changes x's rates only)."""
+    """Which sites a change at a site x can change the rates of: x, and those within r hops,
+    ``near[x, :near_count[x, r]]``, whose events read what x lost or gained at their distance
+    from x. r is the larger ``radius`` of the species x held and holds."""
 
     radius: np.ndarray  # int32 [n_species]: hops within which holding it matters to others
     depends: int  # the largest radius: what a cluster move refreshes
-    neighbour_dependent: np.ndarray  # bool [n_species]: rates of a site holding it can change
+    #: uint64 [n_species, depends + 1]: bit s' of reads[s, d] is set when a site holding s has
+    #: an event that reads species s' d hops away (partner, bond count, footprint)
+    reads: np.ndarray
 
 
 class Scratch(NamedTuple):
@@ -111,12 +113,15 @@ def _partner(i, e, d, sites, events):
 
 @njit(inline="always", **KERNEL)
 def _open_rate(i, e, occ, sites, events, rate):
-    """Rate of one channel of event e at site i [1/s], or 0 when its footprint is blocked."""
+    """Rate of one channel of event e at site i [1/s], or 0 when its footprint is blocked
+    (scanned last: a rate of 0 from the phase or the bond window needs no scan)."""
+    r = rate[e, sites.site_type[i], bond_count(i, events.count_mask[e], occ,
+                                               sites.bond_neighbours)]
     f = events.footprint[e]
-    if f > 0 and blocked(i, f, events.block_mask[e], occ, sites.near, sites.near_count):
+    if r != 0.0 and f > 0 and blocked(i, f, events.block_mask[e], occ, sites.near,
+                                      sites.near_count):
         return 0.0
-    return rate[e, sites.site_type[i], bond_count(i, events.count_mask[e], occ,
-                                                  sites.bond_neighbours)]
+    return r
 
 
 @njit(inline="always", **KERNEL)
@@ -227,15 +232,29 @@ def build_tree(tree, occ, sites, events, rate):
 
 
 @njit(inline="always", **KERNEL)
-def _refresh(x, r, occ, sites, events, rate, tree, reach):
-    """Recompute the rates that a change at site x can have changed (those within r hops)."""
+def _refresh(x, r, changed, occ, sites, events, rate, tree, reach):
+    """Recompute the rates that a change at site x (``changed``: the bits of the species it
+    lost and gained) can have changed: x's, and those of the sites within r hops that read one
+    of those species at their distance from x."""
+    d = 1
     for m in range(-1, sites.near_count[x, r]):
-        y = x if m < 0 else sites.near[x, m]
-        if y < 0 or (m >= 0 and not reach.neighbour_dependent[occ[y]]):
-            continue  # a site whose events ignore its neighbours keeps its rate
-        r = _site_rate(y, occ, sites, events, rate)
-        if r != tree.values[tree.first_leaf + y]:
-            _tree_set(tree, y, r)
+        if m < 0:
+            y = x
+        else:
+            while m >= sites.near_count[x, d]:
+                d += 1
+            y = sites.near[x, m]
+            if y < 0 or (reach.reads[occ[y], d] & changed) == 0:
+                continue  # its events do not look at what changed, there
+        v = _site_rate(y, occ, sites, events, rate)
+        if v != tree.values[tree.first_leaf + y]:
+            _tree_set(tree, y, v)
+
+
+@njit(inline="always", **KERNEL)
+def _change(a, b):
+    """The species bits of a site's change from species a to b."""
+    return (np.uint64(1) << np.uint64(a)) | (np.uint64(1) << np.uint64(b))
 
 
 @njit(**KERNEL)
@@ -369,7 +388,8 @@ def advance_surface(occ, sites, events, rate, tree, reach, moves, scratch, event
             executed += 1
             for m in range(2 * n):  # the old sites, then the new ones
                 x = scratch.cluster[m] if m < n else translations[d, scratch.cluster[m - n]]
-                _refresh(x, reach.depends, occ, sites, events, rate, tree, reach)
+                _refresh(x, reach.depends, ~np.uint64(0), occ, sites, events, rate, tree,
+                         reach)
             continue
         occ[i] = events.site_out[e, 0]
         if j >= 0:
@@ -377,12 +397,13 @@ def advance_surface(occ, sites, events, rate, tree, reach, moves, scratch, event
         event_counts[e] += 1
         executed += 1
         # recompute the rates that depend on the changed sites
-        radius = reach.radius
-        _refresh(i, max(radius[events.site_in[e, 0]], radius[events.site_out[e, 0]]), occ, sites,
-                 events, rate, tree, reach)
+        radius, a, b = reach.radius, events.site_in[e, 0], events.site_out[e, 0]
+        _refresh(i, max(radius[a], radius[b]), _change(a, b), occ, sites, events, rate, tree,
+                 reach)
         if j >= 0:
-            _refresh(j, max(radius[events.site_in[e, 1]], radius[events.site_out[e, 1]]), occ,
-                     sites, events, rate, tree, reach)
+            a, b = events.site_in[e, 1], events.site_out[e, 1]
+            _refresh(j, max(radius[a], radius[b]), _change(a, b), occ, sites, events, rate,
+                     tree, reach)
     return MORE, counter, executed, rejected
 
 
@@ -404,16 +425,17 @@ def problem_for(model) -> Problem:
     """The kernel tables of a compiled model (kmc_ald.model.compile.Model)."""
     lattice, mechanism = model.lattice, model.mechanism
     depends = mechanism.interaction_range  # 0: rates depend on the site itself only
-    neighbour_dependent = mechanism.neighbour_dependent
     if lattice.stacked:
         # whether a channel at y is open depends on what holds up y and its partner j
         depends = max(depends, 2)
-        neighbour_dependent = np.ones_like(neighbour_dependent)
     sites = site_tables(lattice, max(mechanism.max_footprint, depends))
     moves = migration_tables(mechanism, lattice, model.rates)
-    radius = (np.full(len(mechanism.species), depends, np.int32) if lattice.stacked
-              else mechanism.change_radius)
-    reach = Reach(radius, depends, neighbour_dependent)
+    if lattice.stacked:  # everything near reads everything: what holds up a site or its partner
+        radius = np.full(len(mechanism.species), depends, np.int32)
+        reads = np.full((len(mechanism.species), depends + 1), ~np.uint64(0), np.uint64)
+    else:
+        radius, reads = mechanism.change_radius, mechanism.reads(depends)
+    reach = Reach(radius, depends, reads)
     depth = 0
     while ARITY**depth < lattice.n_sites:
         depth += 1

@@ -105,16 +105,6 @@ class Mechanism:
         return int(self.footprint.max(initial=0))
 
     @property
-    def neighbour_dependent(self) -> np.ndarray:
-        """bool [n_species]: whether the rates of a site holding each species can change when a
-        neighbour changes (it starts a two-site event, counts bonds, or has a footprint)."""
-        out = np.zeros(len(self.species), dtype=np.bool_)
-        for e in range(self.n_events):
-            if self.sites_per_event[e] > 1 or self.count_mask[e] or self.footprint[e]:
-                out[self.site_in[e, 0]] = True
-        return out
-
-    @property
     def change_radius(self) -> np.ndarray:
         """int32 [n_species]: hops within which a site's taking or losing each species can
         change another site's rates: the footprints that it blocks, 1 where bonds count it,
@@ -132,6 +122,21 @@ class Mechanism:
             if self.sites_per_event[e] > 1:
                 s = self.site_in[e, 1]
                 out[s] = max(out[s], self.partner_shell[e])
+        return out
+
+    def reads(self, radius: int) -> np.ndarray:
+        """uint64 [n_species, radius + 1]: bit s' of ``reads[s, d]`` is set when an event of a
+        site holding s looks at species s' d hops away: its partner (at its shell), the bonds
+        it counts (d = 1), what blocks its footprint (d = 1 .. its shells)."""
+        out = np.zeros((len(self.species), radius + 1), dtype=np.uint64)
+        for e in range(self.n_events):
+            s = self.site_in[e, 0]
+            if self.footprint[e]:
+                out[s, 1:self.footprint[e] + 1] |= np.uint64(self.block_mask[e])
+            if self.count_mask[e]:
+                out[s, 1] |= np.uint64(self.count_mask[e])
+            if self.sites_per_event[e] > 1:
+                out[s, self.partner_shell[e]] |= np.uint64(1) << np.uint64(self.site_in[e, 1])
         return out
 
     @property

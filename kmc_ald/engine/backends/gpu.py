@@ -183,7 +183,7 @@ class CupyEnsemble(_OnDevice):
             "footprint": d(events.footprint), "block_mask": d(events.block_mask),
             "solid": events.solid, "n_events": len(events.sites_per_event),
             "reach_radius": d(problem.reach.radius), "reach_depends": problem.reach.depends,
-            "neighbour_dependent": d(u8(problem.reach.neighbour_dependent)),
+            "reach_reads": d(problem.reach.reads), "reach_reads_width": problem.reach.reads.shape[1],
             "migrating": d(u8(moves.migrating)), "members": moves.members,
             "accept": d(moves.accept), "max_size": moves.max_size,
             "translations": d(moves.translations),
