@@ -212,7 +212,8 @@ def _surface_sites(value: Any) -> float | list[str]:
 
 
 #: The options of a substrate read from a structure file (``substrate.from``).
-STRUCTURE_OPTIONS = ("format", "sites", "cutoff", "site_kinds", "kind_names", "surface", "box")
+STRUCTURE_OPTIONS = ("format", "sites", "cutoff", "site_kinds", "kind_names", "surface", "box",
+                     "positions_only")
 
 
 class Substrate(Strict):
@@ -225,7 +226,10 @@ class Substrate(Strict):
     whose neighbours are listed in it and whose ``site_kinds`` is a Values column (``i1``).
     ``kind_names`` names integer kinds, ``surface`` says which sites count for coverages and the
     flux per site (a depth below the top, or site types; default all), and ``box`` gives a
-    SPPARKS box's edge lengths when its coordinates are not in Å.
+    SPPARKS box's edge lengths when its coordinates are not in Å. ``positions_only`` names the
+    site types whose atoms only mark positions (a growth volume that the film fills): they are
+    not part of the exported substrate, so such a site shows what it holds and nothing when
+    empty.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -243,6 +247,7 @@ class Substrate(Strict):
     kind_names: dict[int, Name] = Field(default_factory=dict)
     surface: Annotated[float | list[str], BeforeValidator(_surface_sites)] | None = None
     box: tuple[Length, Length, Length] | None = None
+    positions_only: list[Name] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _built_in_or_structure(self) -> Substrate:

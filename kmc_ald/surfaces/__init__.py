@@ -83,6 +83,9 @@ def _structure_lattice(scenario: Scenario) -> Lattice:
                 if getattr(sub, key) is not None:
                     raise StructureError(key, f"{path} is a SPPARKS site file, which lists "
                                               "every site and its neighbours; remove it")
+            if sub.positions_only is not None:
+                raise StructureError("positions_only", f"{path} is a SPPARKS site file, whose "
+                                                       "sites have no atoms; remove it")
             options.update(site_kinds=sub.site_kinds or "i1", box=sub.box)
             return read_structure(path, SPPARKS, **options)
         if sub.box is not None:
@@ -92,7 +95,8 @@ def _structure_lattice(scenario: Scenario) -> Lattice:
             raise StructureError("cutoff", "a structure ASE reads needs the nearest-neighbour "
                                            "distance cutoff of its sites (e.g. 3.0 Å, or "
                                            "{Hf-O: 2.6 Å})")
-        options.update(cutoff=sub.cutoff, sites=sub.sites, site_kinds=sub.site_kinds or "element")
+        options.update(cutoff=sub.cutoff, sites=sub.sites, site_kinds=sub.site_kinds or "element",
+                       positions_only=sub.positions_only)
         return read_structure(path, sub.format, **options)
     except StructureError as err:
         raise scenario.problems([(("substrate", err.option), getattr(sub, err.option),

@@ -163,7 +163,8 @@ def _cutoff_for(cutoff: float | dict[str, float]) -> float | dict[tuple[str, str
 def lattice_from_atoms(atoms: ase.Atoms, cutoff: float | dict[str, float], *,
                        sites: list[str | int] | None = None, site_kinds: str = "element",
                        kind_names: dict[int, str] | None = None,
-                       surface: float | list[str] | None = None) -> Lattice:
+                       surface: float | list[str] | None = None,
+                       positions_only: list[str] | None = None) -> Lattice:
     """The site graph of a structure.
 
     Args:
@@ -176,6 +177,8 @@ def lattice_from_atoms(atoms: ase.Atoms, cutoff: float | dict[str, float], *,
         kind_names: Names of integer kinds (tags, integer arrays), e.g. ``{1: "OH"}``.
         surface: The sites that count for coverages and the flux per site: None (all), a depth
             [Å] below the topmost site, or a list of site types.
+        positions_only: Site types whose atoms only mark positions (an empty growth volume):
+            they are left out of the substrate kept for export.
 
     Raises:
         ScenarioError: the structure is not periodic in-plane, no atom is a site, the site kind
@@ -237,6 +240,12 @@ def lattice_from_atoms(atoms: ase.Atoms, cutoff: float | dict[str, float], *,
     positions = np.ascontiguousarray(sub.positions, dtype=np.float64)
     atom_sites = np.full(len(atoms), -1, dtype=np.int32)
     atom_sites[index] = np.arange(len(index), dtype=np.int32)
+    kept = np.ones(len(atoms), dtype=bool)
+    for name in positions_only or ():
+        if name not in names:
+            raise StructureError("positions_only", f"no site has type {name!r} (site types: "
+                                                   f"{', '.join(names)})")
+        kept[index[site_type == names.index(name)]] = False
     return Lattice(
         name=STRUCTURE,
         positions=positions,
@@ -246,9 +255,9 @@ def lattice_from_atoms(atoms: ase.Atoms, cutoff: float | dict[str, float], *,
         site_type_names=names,
         layer=_surface_layer(positions, site_type, names, surface),
         shape=(1, 1),
-        substrate_symbols=tuple(str(s) for s in symbols),
-        substrate_positions=np.array(atoms.positions, dtype=np.float64),
-        substrate_sites=atom_sites,
+        substrate_symbols=tuple(str(s) for s in symbols[kept]),
+        substrate_positions=np.array(atoms.positions[kept], dtype=np.float64),
+        substrate_sites=atom_sites[kept],
     )
 
 

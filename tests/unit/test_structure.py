@@ -225,6 +225,24 @@ recipe: {temperature: 300 K, cycles: 1, phases: [{name: run, duration: 1 s}]}
     assert len(o) == 1 and np.isclose(o.positions[0, 2], 0.0)
 
 
+def test_positions_only_sites_show_what_they_hold_and_nothing_when_empty(tmp_path):
+    """A growth volume: with positions_only, a site's own atom is not exported; an empty site
+    shows nothing, an occupied one its species at the site."""
+    from kmc_ald.io.structures import to_atoms
+
+    sheet = graphene(a=2.46, vacuum=None) * (4, 4, 1)
+    sheet.pbc = [True, True, False]
+    ase.io.write(tmp_path / "g.extxyz", sheet)
+    sc = loads_scenario("description: x\nsubstrate: {from: g.extxyz, cutoff: 1.6 Å, "
+                        f"positions_only: [C]}}\n{BODY}", "g.yaml", base=tmp_path)
+    sim = Simulation(sc, seed=0)
+    assert len(to_atoms(sim)) == 0
+    sim.state.occupation[[3, 7]] = 1
+    atoms = to_atoms(sim)
+    assert len(atoms) == 2 and set(atoms.arrays["kmc_species"]) == {"A"}
+    np.testing.assert_allclose(np.sort(atoms.positions[:, 2]), np.sort(sheet.positions[[3, 7], 2]))
+
+
 # -- errors -------------------------------------------------------------------------------------
 def _scenario_error(text: str, tmp_path) -> str:
     with pytest.raises(ScenarioError) as err:
@@ -264,6 +282,9 @@ recipe: {temperature: 300 K, cycles: 1, phases: [{name: run, duration: 1 s}]}
     ("{from: sq.sites, site_kinds: i3}", "substrate.site_kinds", "not a Values column"),
     ("{from: broken.sites}", "substrate.from", "line 12: site id 99 is outside 1..16"),
     ("{from: oneway.sites}", "substrate.from", "not the other way round"),
+    ("{from: g.extxyz, cutoff: 1.6 Å, positions_only: [Hf]}", "substrate.positions_only",
+     "no site has type 'Hf' (site types: C)"),
+    ("{from: sq.sites, positions_only: [C]}", "substrate.positions_only", "have no atoms"),
 ])
 def test_bad_structures_are_located_errors(substrate, where, message, tmp_path):
     sheet = graphene(a=2.46, vacuum=None) * (3, 3, 1)
