@@ -160,13 +160,17 @@ def _coverage(ctx: _Context, path: Path) -> Path:
     for name, start, end in zip(phases["phase"][window], phases["t_start"][window],
                                 phases["t_end"][window]):
         zoom.axvspan(start, end, color=colours[name], alpha=0.5, lw=0)
+    peak_all = mean[:, 1:].max(axis=0) if len(names) else np.zeros(0)
+    shown = _most(peak_all)
     for k, name in enumerate(names, start=1):
+        if k - 1 not in shown:
+            continue
         for ax in (whole, zoom):
             line, = ax.plot(t, mean[:, k], label=name, lw=1.2)
             if cov.shape[1] > 1:
                 ax.fill_between(t, mean[:, k] - sem[:, k], mean[:, k] + sem[:, k],
                                 color=line.get_color(), alpha=0.25, lw=0)
-    peak = mean[:, 1:].max(axis=0) if len(names) else np.zeros(0)
+    peak = peak_all[sorted(shown)]
     wide = peak.size and peak.min() > 0 and peak.max() / max(peak.min(), 1e-300) > 50
     for ax in (whole, zoom):
         ax.set_ylabel("coverage [ML]")
@@ -175,7 +179,9 @@ def _coverage(ctx: _Context, path: Path) -> Path:
             ax.set_ylim(bottom=0.5 / ctx.builder.lattice.n_surface_sites)
     whole.set_xlabel("time [s]")
     whole.set_title(f"coverage over {n_cycles} cycle(s)"
-                    + (f", mean ± s.e. of {cov.shape[1]} replicas" if cov.shape[1] > 1 else ""))
+                    + (f", mean ± s.e. of {cov.shape[1]} replicas" if cov.shape[1] > 1 else "")
+                    + (f"; the {len(shown)} of {len(names)} species highest at their peak"
+                       if len(shown) < len(names) else ""))
     whole.legend(loc="best", fontsize="small")
     if t1 > t0:
         zoom.set_xlim(t0, t1)
@@ -186,6 +192,16 @@ def _coverage(ctx: _Context, path: Path) -> Path:
                 loc="best", fontsize="small", title="phase")
     fig.savefig(path, dpi=DPI)
     return path
+
+
+#: Species a figure names at most (a legend of more squeezes the axes away).
+LEGEND_SPECIES = 12
+
+
+def _most(amount: np.ndarray, limit: int = LEGEND_SPECIES) -> set[int]:
+    """The indices of the ``limit`` largest positive amounts (all, if there are fewer)."""
+    order = np.argsort(-np.asarray(amount), kind="stable")
+    return {int(k) for k in order[:limit] if amount[k] > 0} or {int(k) for k in order[:limit]}
 
 
 def _phase_colours(names) -> dict[str, str]:
@@ -358,9 +374,26 @@ def _surface(ctx: _Context, frames: list[int], path: Path) -> Path:
             handles.append(Line2D([], [], ls="", marker="o", ms=4,
                                   color=site_colours[t % len(site_colours)],
                                   label=f"site: {name}"))
+    held_in_frames = np.zeros(len(run.species))
+    for frame in frames:
+        occ = run.snapshot(frame)
+        held_in_frames += np.bincount(np.ravel(occ), minlength=len(run.species))
+    named = _most(held_in_frames[1:])
+    if len(named) < len(run.species) - 1:  # many species: distinct colours for those named
+        from matplotlib import colormaps
+        tab = [colormaps["tab20"](i) for i in range(20)]
+        colour_of = {k: tab[r % 20] for r, k in enumerate(sorted(named))}
+    else:
+        colour_of = {k: species_colours[k % len(species_colours)]
+                     for k in range(len(run.species) - 1)}
+    others = "#7f7f7f"
     for k, name in enumerate(run.species[1:]):
-        handles.append(Line2D([], [], ls="", marker="o", ms=7,
-                              color=species_colours[k % len(species_colours)], label=name))
+        if k in named:
+            handles.append(Line2D([], [], ls="", marker="o", ms=7, color=colour_of[k],
+                                  label=name))
+    if len(named) < len(run.species) - 1:
+        handles.append(Line2D([], [], ls="", marker="o", ms=7, color=others,
+                              label=f"{len(run.species) - 1 - len(named)} other species"))
     handles.append(Line2D([], [], ls="", marker="o", ms=7, mfc="none", mec="k",
                           label="cluster of ≥ 2"))
     for ax, frame in zip(axes, frames):
@@ -383,8 +416,7 @@ def _surface(ctx: _Context, frames: list[int], path: Path) -> Path:
                 continue
             colours = "k"
             if colour is None:  # species colour, mixed with white by height on a stack
-                rgb = np.array([to_rgb(species_colours[(s - 1) % len(species_colours)])
-                                for s in occ[sites]])
+                rgb = np.array([to_rgb(colour_of.get(s - 1, others)) for s in occ[sites]])
                 lift = 0.6 * lat.layer[sites] / max(1, top)
                 colours = rgb + (1.0 - rgb) * lift[:, None]
             ax.add_collection(EllipseCollection(

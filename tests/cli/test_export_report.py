@@ -18,6 +18,8 @@ QUICK = {
     "pt_mxene": ["recipe.cycles=3", "substrate.size=[6 nm, 6 nm]"],
     "ni_graphene": ["recipe.cycles=4", "substrate.size=[4 nm, 4 nm]"],
     "pt_oxide": ["recipe.cycles=3", "substrate.size=[4 nm, 4 nm]", "recipe.phases[2].gas.O2=1000 Pa"],
+    "hfo2_tdmah_h2o": ["recipe.cycles=2", *(f"recipe.phases[{p}].duration=2e-6 s"
+                                            for p in range(4))],
     "island_nucleation": ["substrate.size=[32, 32]"],
     "langmuir": ["substrate.size=[16, 16]"],
     "precursor_mediated": ["substrate.size=[16, 16]", "recipe.phases[0].duration=0.5 s"],
@@ -53,7 +55,7 @@ def test_report_draws_every_figure(tmp_path, name):
     result = invoke("report", run, "-o", tmp_path / "report")
     assert result.exit_code == 0, result.output
     has_deposit = name in ("al2o3_tma_h2o", "ni_graphene", "pt_n_graphene", "pt_mxene",
-                           "pt_oxide")
+                           "pt_oxide", "hfo2_tdmah_h2o")
     expected = FIGURES + (DEPOSIT_FIGURES if has_deposit else [])
     summary = (tmp_path / "report" / "report.md").read_text()
     from kmc_ald.io.runfile import read_run
