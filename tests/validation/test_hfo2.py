@@ -114,7 +114,7 @@ def test_every_ensemble_replica_equals_the_serial_solver(ensemble_backend):
 @pytest.mark.slow
 def test_the_first_pulse_takes_up_the_hf_spparks_takes_up_on_the_same_lattice():
     """Hf per initial OH after the first TDMAH pulse (1e-4 s) within 10 % of SPPARKS' mean on
-    this slab (the issue's target), gated as SPPARKS runs its type-3 events."""
+    this slab, gated as SPPARKS runs its type-3 events."""
     from bench.peers.spparks_hfo2 import as_run_overrides
 
     peers = json.loads(PEERS.read_text())["lattices"]["kmc-ald slab"]
