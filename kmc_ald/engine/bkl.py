@@ -5,8 +5,9 @@ Method: Bortz, Kalos & Lebowitz, J. Comput. Phys. 17, 10 (1975); Gillespie, J. C
 8-ary sum tree. An event is chosen in O(log n) by descending the tree with one uniform number,
 then among the site's channels; the clock advances by an exponential waiting time with the total
 rate. After an event only the sites whose rates can have changed are recomputed: those within
-the mechanism's interaction range (0 when no rate depends on neighbours, 1 with pair events or
-bond counting, else the largest footprint). The serial exact solver
+the reach of the species a site lost and gained (the footprints they block, 1 where bonds count
+them, the shell of the pair events that need them) whose own events read one of those species
+at that distance (``Reach``). The serial exact solver
 (kmc_ald.engine.solvers.exact) and the ensemble solver's CPU backend call them;
 kernels/ensemble.cu repeats them in CUDA, operation for operation, and tests compare the two bit
 for bit. Units: time in s, rates in 1/s.
@@ -426,8 +427,9 @@ def problem_for(model) -> Problem:
     lattice, mechanism = model.lattice, model.mechanism
     depends = mechanism.interaction_range  # 0: rates depend on the site itself only
     if lattice.stacked:
-        # whether a channel at y is open depends on what holds up y and its partner j
-        depends = max(depends, 2)
+        # whether a channel at y is open depends on what holds up y and its partner j, one hop
+        # beyond the farthest partner
+        depends = max(depends, 2, int(mechanism.partner_shell.max(initial=0)) + 1)
     sites = site_tables(lattice, max(mechanism.max_footprint, depends))
     moves = migration_tables(mechanism, lattice, model.rates)
     if lattice.stacked:  # everything near reads everything: what holds up a site or its partner

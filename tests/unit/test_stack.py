@@ -118,3 +118,25 @@ def test_a_particle_at_the_top_of_the_stack_is_reported(caplog):
         sim.run()
     assert sim.state.occupation[sim.lattice.layer == 1].any()
     assert "reached the top of the stack (substrate.stack.layers = 1)" in caplog.text
+
+
+def test_second_shell_hops_on_a_stack_keep_every_rate_right():
+    """A hop to the second shell on a stack: whether it may land depends on what holds up its
+    partner, one hop beyond it, so a change there reaches three hops. After the run every site's
+    rate equals the one rebuilt from the occupation, and the supports hold."""
+    far = """
+  - name: far_hop
+    equation: "M + * -> * + M"
+    rate: {A: 50 1/s}
+    partner: {shell: 2}
+"""
+    sc = stacked(STACK % ("1 1/s", far), layers=4, duration="3 s", samples=6, size=8)
+    sim = Simulation(sc, seed=1)
+    sim.solver.start_phase(sim.state, 0)
+    for t in np.linspace(0.1, 3.0, 30):
+        sim.solver.advance(sim.state, t, False, 10**9)
+        kept = sim.solver.site_rates().copy()
+        sim.solver.start_phase(sim.state, 0)  # rebuilds every rate from the occupation
+        np.testing.assert_array_equal(kept, sim.solver.site_rates(), err_msg=f"t = {t} s")
+    assert supports_hold(sim.lattice, sim.state.occupation, [1])
+    assert sim.state.event_counts[1] > 100
