@@ -428,16 +428,14 @@ def problem_for(model) -> Problem:
     depends = mechanism.interaction_range  # 0: rates depend on the site itself only
     if lattice.stacked:
         # whether a channel at y is open depends on what holds up y and its partner j, one hop
-        # beyond the farthest partner
+        # beyond the farthest partner: everything within that reads everything
         depends = max(depends, 2, int(mechanism.partner_shell.max(initial=0)) + 1)
+        reach = Reach(np.full(len(mechanism.species), depends, np.int32), depends,
+                      np.full((len(mechanism.species), depends + 1), ~np.uint64(0), np.uint64))
+    else:
+        reach = Reach(mechanism.change_radius, depends, mechanism.reads(depends))
     sites = site_tables(lattice, max(mechanism.max_footprint, depends))
     moves = migration_tables(mechanism, lattice, model.rates)
-    if lattice.stacked:  # everything near reads everything: what holds up a site or its partner
-        radius = np.full(len(mechanism.species), depends, np.int32)
-        reads = np.full((len(mechanism.species), depends + 1), ~np.uint64(0), np.uint64)
-    else:
-        radius, reads = mechanism.change_radius, mechanism.reads(depends)
-    reach = Reach(radius, depends, reads)
     depth = 0
     while ARITY**depth < lattice.n_sites:
         depth += 1

@@ -107,21 +107,16 @@ class Mechanism:
     @property
     def change_radius(self) -> np.ndarray:
         """int32 [n_species]: hops within which a site's taking or losing each species can
-        change another site's rates: the footprints that it blocks, 1 where bonds count it,
-        the partner shell of the two-site events that need it as the second species; 0 for a
-        species no event looks at on another site (a proton hopping between O sites need not
-        refresh the footprints four hops around)."""
+        change another site's rates: the farthest distance at which any event reads it
+        (``reads``); 0 for a species no event looks at on another site (a proton hopping
+        between O sites need not refresh the footprints four hops around)."""
+        reads = self.reads(self.interaction_range)
         out = np.zeros(len(self.species), dtype=np.int32)
-        for e in range(self.n_events):
+        for d in range(1, reads.shape[1]):
+            seen = np.bitwise_or.reduce(reads[:, d])
             for s in range(len(self.species)):
-                bit = np.uint64(1) << np.uint64(s)
-                if self.footprint[e] and self.block_mask[e] & bit:
-                    out[s] = max(out[s], self.footprint[e])
-                if self.count_mask[e] & bit:
-                    out[s] = max(out[s], 1)
-            if self.sites_per_event[e] > 1:
-                s = self.site_in[e, 1]
-                out[s] = max(out[s], self.partner_shell[e])
+                if seen >> np.uint64(s) & np.uint64(1):
+                    out[s] = d
         return out
 
     def reads(self, radius: int) -> np.ndarray:
