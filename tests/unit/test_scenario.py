@@ -4,6 +4,7 @@ import pytest
 from kmc_ald.errors import ScenarioError
 from kmc_ald.resources import bundled_scenarios
 from kmc_ald.scenario.load import load_scenario, loads_scenario
+from tests.conftest import SCENARIOS
 
 
 @pytest.mark.parametrize("name", sorted(bundled_scenarios()))
@@ -21,7 +22,7 @@ def test_yaml_12_reads_exponent_without_dot_as_a_number(scenario_text):
 
 
 def test_units_are_converted(scenario_text):
-    sc = loads_scenario(scenario_text("al2o3_tma_h2o"))
+    sc = loads_scenario(scenario_text("al2o3_tma_h2o"), base=SCENARIOS)
     assert sc.recipe.temperature == pytest.approx(473.15)
     assert sc.recipe.phases[0].gas["TMA"] == pytest.approx(13.3322, rel=1e-5)
     assert sc.events[1].rate.Ea == {"default": 0.742}
@@ -218,19 +219,26 @@ def test_a_problem_inside_or_between_fragments_names_the_file_and_line(tmp_path,
         assert words in str(info.value), str(info.value)
 
 
-def test_the_pt_scenarios_share_one_pt_fragment():
+@pytest.mark.parametrize(("fragment", "steps", "users"), [
+    ("pt_mecpptme3_o2", {"chemisorption_on_Pt", "O2_dissociation_on_Pt", "ligand_combustion_O"},
+     ("pt_oxide", "pt_n_graphene", "pt_mxene")),
+    ("alumina_hydroxyls", {"water_dissociation", "dehydroxylation"},
+     ("al2o3_tma_h2o", "pt_oxide")),
+])
+def test_shared_steps_are_written_once_in_their_fragment(fragment, steps, users):
     """Every Pt-on-Pt step is written once, in fragments/pt_mecpptme3_o2.yaml, and runs unchanged
-    on the oxide, N-graphene and MXene; the supports add only their own steps, by other names."""
+    on the oxide, N-graphene and MXene; the alumina's own OH chemistry (water dissociation,
+    dehydroxylation) once, in fragments/alumina_hydroxyls.yaml, for Al2O3 and Pt on alumina. The
+    scenarios add only their own steps, by other names."""
     from kmc_ald.resources import scenario_dir
     from kmc_ald.scenario.load import load_scenario, read_yaml
-    fragment = read_yaml((scenario_dir() / "fragments/pt_mecpptme3_o2.yaml").read_text(),
-                         "pt_mecpptme3_o2.yaml")
-    shared = {e["name"]: e for e in fragment["events"]}
-    assert {"chemisorption_on_Pt", "O2_dissociation_on_Pt", "ligand_combustion_O"} <= set(shared)
-    for name in ("pt_oxide", "pt_n_graphene", "pt_mxene"):
+    file = f"fragments/{fragment}.yaml"
+    shared = {e["name"]: e for e in read_yaml((scenario_dir() / file).read_text(), file)["events"]}
+    assert steps <= set(shared)
+    for name in users:
         path = scenario_dir() / f"{name}.yaml"
         own = read_yaml(path.read_text(), path.name)
-        assert own["include"] == ["fragments/pt_mecpptme3_o2.yaml"]
+        assert file in own["include"]
         assert not set(shared) & {e["name"] for e in own["events"]}
         events = {e.name: e for e in load_scenario(path).events}
         for step in shared:
