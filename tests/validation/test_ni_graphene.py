@@ -2,8 +2,9 @@
 growth per cycle.
 
 M. Kim et al. (ACS Omega 4, 11126 (2019)), Ni(Chex)(Cp) + NH3 at 340 degC: on graphene the Ni
-deposits selectively at defects, at about 0.27 A/cycle. Three seeds of the bundled 10 nm x 10 nm,
-40-cycle scenario (under a second each), an early snapshot, and a closed Ni film.
+deposits selectively at defects, at about 0.27 A/cycle, and a Ni film grows self-limiting at 1.1
+A/cycle. Three seeds of the bundled 10 nm x 10 nm, 40-cycle scenario (a few seconds each), an early
+snapshot, and a closed Ni film (3 nm x 3 nm, 8 cycles, under a second each).
 """
 import numpy as np
 import pytest
@@ -52,19 +53,41 @@ def test_ni_nucleates_only_at_defects():
     assert np.count_nonzero((label >= 0) & ~vacancy) > np.count_nonzero((label >= 0) & vacancy)
 
 
-def test_ni_on_a_closed_ni_film_is_self_limiting():
-    """Kim et al. report self-limiting growth: on a closed Ni film a doubled precursor pulse adds
-    less than 10 % more Ni per cycle (the value itself, 0.46 A/cycle against the measured 1.1, is
-    not reproduced: see the scenario's description)."""
-    film = ("substrate.initial={pristine: Ni, vacancy: Ni}", "substrate.size=[3 nm, 3 nm]",
-            "substrate.stack.layers=14", "recipe.cycles=8")
-    gpc = []
-    for pulse in ("1 s", "2 s"):
-        summary = Simulation(load_scenario(SCENARIO, (*film, f"recipe.phases[0].duration="
-                                                      f"{pulse}"))).run()
-        gpc.append(summary.cycles["growth_thickness"][2:].mean())
-    assert 0.3 < gpc[0] < 1.1
-    assert abs(gpc[1] - gpc[0]) < 0.1 * gpc[0], gpc
+FILM = ("substrate.initial={pristine: Ni, vacancy: Ni}", "substrate.size=[3 nm, 3 nm]",
+        "substrate.stack.layers=14", "recipe.cycles=8")
+FILM_SEEDS = (1, 2, 3, 4)
+
+
+def _film_gpc(*overrides, seeds=FILM_SEEDS):
+    """Growth per cycle on a closed Ni film [A/cycle], cycles 3-8: each seed's mean."""
+    return np.array([Simulation(load_scenario(SCENARIO, (*FILM, f"run.seed={seed}", *overrides)))
+                     .run().cycles["growth_thickness"][2:].mean() for seed in seeds])
+
+
+def test_fitted_ni_on_a_closed_ni_film_grows_11_angstrom_per_cycle():
+    """Kim et al.: 1.1 A/cycle at 340 degC (FITTED with the NHx crowding gate); four seeds, within
+    0.05 A/cycle and 2 SEM. Each Ni needs its NHx: without the NH3 dissociation on Ni the Cp
+    footprints cap the film below half that."""
+    gpc = _film_gpc()
+    assert abs(gpc.mean() - 1.1) < 0.05 + 2 * gpc.std(ddof=1) / np.sqrt(gpc.size), gpc
+    capped = _film_gpc("events[3].sticking={default: 0.0, stack: 0.0}", seeds=(1,))
+    assert capped[0] < 0.5 * gpc.mean(), (capped, gpc)
+
+
+@pytest.mark.parametrize(("phase", "short", "long"), [(0, "0.5 s", "2 s"),
+                                                      (2, "0.2 s", "2 s")])
+def test_held_out_growth_on_the_film_saturates_against_each_dose(phase, short, long):
+    """Self-limiting in both half-cycles (Kim et al.: "typical ALD growth behaviour ... with a
+    self-limiting growth rate"): half or twice the precursor pulse, a fifth or twice the NH3
+    pulse, change the growth per cycle by less than 10 % (one seed each, beside the recipe's);
+    a hundredth of the NH3 pulse leaves too little NHx and grows less."""
+    recipe = _film_gpc(seeds=(1,))[0]
+    for duration in (short, long):
+        gpc = _film_gpc(f"recipe.phases[{phase}].duration={duration}", seeds=(1,))[0]
+        assert abs(gpc - recipe) < 0.1 * recipe, (phase, duration, gpc, recipe)
+    if phase == 2:
+        starved = _film_gpc("recipe.phases[2].duration=0.01 s", seeds=(1,))[0]
+        assert starved < 0.85 * recipe, (starved, recipe)
 
 
 def test_invariants(runs):
