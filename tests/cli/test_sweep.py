@@ -249,3 +249,12 @@ def test_points_whose_statistics_differ_are_analysed_each_with_its_own_settings(
     np.testing.assert_allclose(thick, 2.0 * thin, rtol=1e-12)
     np.testing.assert_array_equal(table[table.point == 0]["growth [1/nm^2]"],
                                   table[table.point == 1]["growth [1/nm^2]"])
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "scenarios/sweeps")
+                                        .glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_bundled_sweep_file_is_valid(path):
+    """The sweep files README shows: each point of each is a valid scenario."""
+    from kmc_ald.sweep.spec import load_sweep
+    sweep = load_sweep(path)
+    assert len(sweep.points) >= 5 and sweep.spec.replicas >= 8
