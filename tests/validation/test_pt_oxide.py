@@ -8,9 +8,9 @@ HELD OUT: below the threshold the Pt stays single at the OH sites; above it the 
 and grow autocatalytically; growth on the oxide is substrate-inhibited with a long nucleation
 delay (Knoops et al., ECS Trans. 16, 209 (2008): "long nucleation delay" with thermal O2) and stays
 below the film's growth per cycle for 120 cycles.
-Runs, 8 nm x 8 nm: 1 and 10 mbar s for 60 cycles with 4 and 8 replicas (about 60 and 120 Pt atoms
-per cell), 100 mbar s for 120 cycles with 2 (about 1,500 Pt atoms each); the film on 3 nm x 3 nm.
-About 80 s.
+Runs, 8 nm x 8 nm: 1 and 10 mbar s for 60 cycles with 4 and 8 replicas (about 60 and 110 Pt atoms
+per cell), 100 mbar s for 120 cycles with 2 (about 1,500 Pt atoms each) and for 60 cycles with 4
+more; the film on 3 nm x 3 nm. About 60 s.
 """
 import numpy as np
 import pytest
@@ -35,15 +35,28 @@ def _replica_axis(column: np.ndarray) -> np.ndarray:
     return column.T if column.ndim == 2 else column[None]
 
 
+def _run(exposure, cycles, replicas):
+    sc = load_scenario(SCENARIO, (f"recipe.cycles={cycles}", "substrate.size=[8 nm, 8 nm]",
+                                  "substrate.stack.layers=20",
+                                  f"recipe.phases[2].gas.O2={10 * exposure} Pa"))
+    sim = Simulation(sc, solver="exact", backend="cpu", replicas=replicas)
+    return sim, sim.run()
+
+
 @pytest.fixture(scope="module")
 def runs():
-    out = {}
-    for exposure in EXPOSURES:
-        sc = load_scenario(SCENARIO, (f"recipe.cycles={CYCLES[exposure]}",
-                                      "substrate.size=[8 nm, 8 nm]", "substrate.stack.layers=20",
-                                      f"recipe.phases[2].gas.O2={10 * exposure} Pa"))
-        sim = Simulation(sc, solver="exact", backend="cpu", replicas=REPLICAS[exposure])
-        out[exposure] = (sim, sim.run())
+    return {exposure: _run(exposure, CYCLES[exposure], REPLICAS[exposure])
+            for exposure in EXPOSURES}
+
+
+@pytest.fixture(scope="module")
+def threshold(runs):
+    """The loading after 60 cycles at each exposure, mean and SEM over replicas; at 100 mbar s
+    over 6: 4 more replicas run to 60 cycles beside the 2 that run on to 120."""
+    out = {e: _at(runs, e, "deposited", 60) for e in EXPOSURES}
+    more = _replica_axis(_run(100, 60, 4)[1].cycles["deposited"])[:, 59]
+    both = np.concatenate([_replica_axis(runs[100][1].cycles["deposited"])[:, 59], more])
+    out[100] = tuple(float(x) for x in mean_sem(both, axis=0))
     return out
 
 
@@ -86,16 +99,17 @@ def _ratio(a, b):
     return r, r * float(np.hypot(a[1] / a[0], b[1] / b[0]))
 
 
-def test_fitted_loading_rises_steeply_between_10_and_100_mbar_s(runs):
-    """The loading after 60 cycles rises with the O2 exposure, by a factor of 3 or more from 10 to
-    100 mbar s (the steep part, below Grillo's ~120 mbar s threshold) and by less from 1 to 10;
-    each within 2 SEM of the replica spread."""
-    low, mid, high = (_at(runs, e, "deposited", 60) for e in EXPOSURES)
+def test_fitted_loading_rises_steeply_between_10_and_100_mbar_s(threshold):
+    """The loading after 60 cycles rises with the O2 exposure, and the rise steepens towards
+    Grillo's ~120 mbar s threshold: the tenfold exposure from 10 to 100 mbar s multiplies it by
+    more than the tenfold from 1 to 10 does, by more than 2 SEM of the difference (convex
+    against log exposure, which a loading proportional to a power of the exposure is not); the
+    steep factor is consistent with 3 or more within 2 SEM."""
+    low, mid, high = (threshold[e] for e in EXPOSURES)
     assert low[0] < mid[0] - 2 * np.hypot(low[1], mid[1]), (low, mid)
     steep, gentle = _ratio(high, mid), _ratio(mid, low)
+    assert steep[0] - gentle[0] > 2 * np.hypot(steep[1], gentle[1]), (steep, gentle)
     assert steep[0] + 2 * steep[1] > 3, (steep, high, mid)
-    assert gentle[0] - 2 * gentle[1] < 3, (gentle, mid, low)
-    assert steep[0] > gentle[0], (steep, gentle)
 
 
 def test_held_out_low_exposure_keeps_single_atoms_at_the_oh_sites(runs):
@@ -147,8 +161,9 @@ def test_the_alumina_starts_as_the_al2o3_process_leaves_it_and_loses_only_crowde
     fragments/alumina_hydroxyls.yaml): the OH density pt_oxide starts from is the one
     al2o3_tma_h2o leaves at 250 degC at the start of its TMA pulses (4 replicas, cycles 21-40;
     within 3 SEM and 0.2 OH/nm^2 of rounding). Without water (the precursor off, O2 pulses
-    only) the OH only go, and the lone OH pairs the fragment keeps to 300 degC hold: more than
-    2 OH/nm^2 remain after 60 cycles at 250 degC."""
+    only) the crowded OH go within the first cycle, while the sparse ones hold: more than 3
+    OH/nm^2 remain after 60 cycles at 250 degC (3.3-3.6), and every OH that started with no OH
+    beside it is still there."""
     al2o3 = load_scenario(ROOT / "scenarios/al2o3_tma_h2o.yaml", (
         "recipe.temperature=250 degC", "recipe.cycles=40", "substrate.size=[6 nm, 6 nm]"))
     sim = Simulation(al2o3, solver="exact", backend="cpu", replicas=4)
@@ -161,10 +176,18 @@ def test_the_alumina_starts_as_the_al2o3_process_leaves_it_and_loses_only_crowde
     bare = load_scenario(SCENARIO, ("recipe.cycles=60", "substrate.size=[8 nm, 8 nm]",
                                     "recipe.phases[0].gas.MeCpPtMe3=0 Pa"))
     sim = Simulation(bare, solver="exact", backend="cpu", replicas=2)
+    oh_id = sim.mechanism.species.index("OH")
+    before = np.asarray(sim.state.occupation).reshape(2, -1) == oh_id
     trace = _oh_per_nm2(sim, np.asarray(sim.run().cycles["coverage_end_of_phase"]))
     trace = trace.transpose(1, 0, 2).reshape(2, -1)  # [replica, each phase's end in order]
-    assert np.all(np.diff(trace, axis=1) <= 0)
-    assert trace[:, 0].max() < start and np.all(trace[:, -1] > 2.0), (start, trace[:, [0, -1]])
+    assert trace[:, 0].max() < start and np.all(trace[:, -1] > 3.0), (start, trace[:, [0, -1]])
+    # an OH with no OH beside it has no partner to leave with: every lone OH of the start stays
+    after = np.asarray(sim.state.occupation).reshape(2, -1) == oh_id
+    surface = sim.lattice.neighbours[: before.shape[1]]
+    for had, has in zip(before, after):
+        beside = np.where(surface >= 0, had[np.maximum(surface, 0)], False).any(axis=1)
+        lone = had & ~beside
+        assert lone.sum() >= 5 and np.all(has[lone]), (lone.sum(), has[lone].sum())
 
 
 def test_invariants(runs, film):
@@ -176,4 +199,3 @@ def test_invariants(runs, film):
         for occupation in np.asarray(sim.state.occupation).reshape(-1, sim.lattice.n_sites):
             assert supports_hold(sim.lattice, occupation, solid)
     assert np.all(np.diff(film.cycles["deposited"]) > 0)
-
